@@ -1,0 +1,69 @@
+// Package fault holds the few kinds of failure every domain package reports
+// the same way, so the HTTP edge can map them to statuses without knowing
+// each package's errors.
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrNotFound: no such object in the caller's scope (another tenant's
+	// object is "not found" too, so its existence is not disclosed).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object clashes with an existing one (a unique key).
+	ErrConflict = errors.New("conflict")
+	// ErrStale: the caller's version of the object is out of date.
+	ErrStale = errors.New("stale version")
+	// ErrInvalid: the input breaks a rule; a *Invalid carries which fields.
+	ErrInvalid = errors.New("invalid input")
+)
+
+// FieldError says what is wrong with one field, named by its JSON path
+// relative to the request body (e.g. "inn", "persons[3].snils").
+type FieldError struct {
+	Field   string
+	Message string
+	Value   any
+}
+
+// Invalid lists every broken field of one input.
+type Invalid struct {
+	Fields []FieldError
+}
+
+// Add records a broken field.
+func (v *Invalid) Add(field, message string, value any) {
+	v.Fields = append(v.Fields, FieldError{Field: field, Message: message, Value: value})
+}
+
+// Err returns nil when nothing was added, so a validator ends with `return v.Err()`.
+func (v *Invalid) Err() error {
+	if v == nil || len(v.Fields) == 0 {
+		return nil
+	}
+	return v
+}
+
+func (v *Invalid) Error() string {
+	parts := make([]string, len(v.Fields))
+	for i, f := range v.Fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) hold for an *Invalid.
+func (v *Invalid) Is(target error) bool { return target == ErrInvalid }
+
+// Conflictf wraps ErrConflict with a message for the caller.
+func Conflictf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
+}
+
+// NotFoundf wraps ErrNotFound with a message for the caller.
+func NotFoundf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
+}
