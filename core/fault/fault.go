@@ -58,12 +58,22 @@ func (v *Invalid) Error() string {
 // Is makes errors.Is(err, ErrInvalid) hold for an *Invalid.
 func (v *Invalid) Is(target error) bool { return target == ErrInvalid }
 
-// Conflictf wraps ErrConflict with a message for the caller.
-func Conflictf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))
+// Error is a failure of one of the kinds above with a message meant for the
+// caller (it is what an API client reads as the problem's detail).
+type Error struct {
+	Kind error
+	Msg  string
 }
 
-// NotFoundf wraps ErrNotFound with a message for the caller.
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Conflictf reports an ErrConflict.
+func Conflictf(format string, args ...any) error {
+	return &Error{Kind: ErrConflict, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf reports an ErrNotFound.
 func NotFoundf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
+	return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf(format, args...) + " not found"}
 }

@@ -1,0 +1,22 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
+)
+
+// registerDocs serves Swagger UI at /docs from assets compiled into the
+// binary, so the page works on a machine with no internet.
+func (s *Server) registerDocs() {
+	h := adaptor.HTTPHandler(v5emb.NewHandlerWithConfig(swgui.Config{
+		Title:       "Social Treasury API",
+		SwaggerJSON: "/openapi.json",
+		BasePath:    "/docs/",
+		ShowTopBar:  false,
+		SettingsUI:  map[string]string{"validatorUrl": "null"},
+	}))
+	// Asset URLs in the page are absolute (/docs/…), so /docs and /docs/ both work.
+	s.app.Get("/docs", h)
+	s.app.Get("/docs/*", h)
+}

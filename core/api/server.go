@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Deps are the services the API serves.
+type Deps struct {
+	Tenants  *tenancy.Service
+	Agencies *agency.Service
+	// Ready reports whether the server can take traffic (database reachable,
+	// schema current); nil error means ready.
+	Ready func(ctx context.Context) error
+	// Metrics receives the HTTP metrics; Gatherer serves /metrics.
+	Metrics  prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+}
+
+// Options tune the HTTP server.
+type Options struct {
+	Version      string
+	BodyLimit    int // bytes
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+}
+
+// Server is the platform's HTTP server.
+type Server struct {
+	app  *fiber.App
+	api  huma.API
+	deps Deps
+	log  *slog.Logger
+}
+
+// New builds the server and registers every route.
+func New(deps Deps, opts Options) (*Server, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		r := prometheus.NewRegistry()
+		deps.Metrics, deps.Gatherer = r, r
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	s := &Server{deps: deps, log: deps.Logger.With("component", "http")}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "treasury",
+		DisableStartupMessage: true,
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		IdleTimeout:           opts.IdleTimeout,
+		ErrorHandler:          s.fiberError,
+		// Huma reads and validates bodies itself; keep Fiber from parsing them.
+		StreamRequestBody: false,
+	})
+	m, err := newMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	s.app.Use(s.requestID, s.accessLog, m.middleware(s), s.recoverer)
+
+	cfg := huma.DefaultConfig("Social Treasury API", opts.Version)
+	cfg.Info.Description = "The platform on which regions provide social support measures: " +
+		"regions, their assigning bodies, and (in later versions) recipients, measures, decisions, payments and EGISSO reporting."
+	cfg.OpenAPIPath = "/openapi"
+	cfg.DocsPath = "" // Huma's page loads its assets from a CDN; ours are embedded.
+	cfg.CreateHooks = nil
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A platform access token, an API key (st_…), or a token of the configured OIDC issuer."},
+	}
+	s.api = humafiber.New(s.app, cfg)
+	s.registerHealth()
+	s.registerTenants()
+	s.registerAgencies()
+	s.registerDocs()
+	s.registerMetrics()
+	return s, nil
+}
+
+// App exposes the Fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// OpenAPI returns the API's description.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// Serve answers on ln until ctx ends, then drains in-flight requests for at
+// most grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if err := s.app.ShutdownWithTimeout(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return <-errc
+}

@@ -1,0 +1,202 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/api"
+	"github.com/socialtreasury/treasury/core/reqid"
+	"github.com/socialtreasury/treasury/core/store"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Version is the build's version, set with -ldflags "-X …/core/app.Version=v1.2.3".
+var Version = ""
+
+// BuildVersion returns Version, or the module version Go recorded.
+func BuildVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// NewLogger builds the process logger; every record made with a request's
+// context carries its request id.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(reqid.LogHandler(h))
+}
+
+// Platform is a wired, running-ready platform.
+type Platform struct {
+	DB       *store.DB
+	Scope    *tenancy.Scope
+	Tenants  *tenancy.Service
+	Agencies *agency.Service
+	Server   *api.Server
+	Registry *prometheus.Registry
+	migrator *store.Migrator
+	log      *slog.Logger
+}
+
+// Open connects to the database, migrates it (unless cfg.NoMigrate) and
+// wires the services and the HTTP server.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Platform, error) {
+	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{DB: db, log: log}
+	if err := p.prepare(ctx, cfg); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Platform) prepare(ctx context.Context, cfg Config) error {
+	var err error
+	if p.migrator, err = store.NewMigrator(p.DB, p.log); err != nil {
+		return err
+	}
+	if cfg.NoMigrate {
+		if err := p.migrator.Check(ctx); err != nil {
+			return err
+		}
+	} else if err := migrateOnStart(ctx, cfg, p.DB, p.log); err != nil {
+		return err
+	}
+	if err := p.DB.RequireUnprivileged(ctx); err != nil {
+		return err
+	}
+	if p.Scope, err = tenancy.Guard(ctx, p.DB); err != nil {
+		return err
+	}
+	p.Tenants = tenancy.NewService(p.DB.Gorm)
+	p.Agencies = agency.NewService(p.DB.Gorm)
+	p.Registry = prometheus.NewRegistry()
+	p.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(p.DB.SQL, string(p.DB.Dialect)),
+	)
+	p.Server, err = api.New(api.Deps{
+		Tenants: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
+		Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
+	}, api.Options{
+		Version: BuildVersion(), BodyLimit: cfg.BodyLimit,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+	})
+	return err
+}
+
+// migrateOnStart applies pending migrations — as the schema owner when a
+// separate owner URL is configured, then re-grants the server's role.
+func migrateOnStart(ctx context.Context, cfg Config, app *store.DB, log *slog.Logger) error {
+	owner := app
+	if cfg.MigrateDatabaseURL != "" && cfg.MigrateDatabaseURL != cfg.DatabaseURL {
+		var err error
+		if owner, err = store.Open(ctx, store.Options{URL: cfg.MigrateDatabaseURL, MaxOpenConns: 2, Logger: log}); err != nil {
+			return fmt.Errorf("migration connection: %w", err)
+		}
+		defer owner.Close()
+	}
+	m, err := store.NewMigrator(owner, log)
+	if err != nil {
+		return err
+	}
+	applied, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.InfoContext(ctx, "migrated", "applied", len(applied), "version", m.Latest())
+	}
+	if owner != app {
+		role, err := app.CurrentRole(ctx)
+		if err != nil {
+			return err
+		}
+		return owner.GrantAppRole(ctx, role.Name, "")
+	}
+	return nil
+}
+
+// Ready reports whether the platform can serve: the database answers and
+// its schema is the one this binary expects.
+func (p *Platform) Ready(ctx context.Context) error {
+	if err := p.DB.Ping(ctx); err != nil {
+		return errors.New("database unreachable")
+	}
+	return p.migrator.Check(ctx)
+}
+
+// Close releases the database.
+func (p *Platform) Close() error { return p.DB.Close() }
+
+// Serve runs the platform until ctx ends (SIGTERM), printing where it
+// listens to out.
+func Serve(ctx context.Context, cfg Config, out io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	start := time.Now()
+	p, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var demo *DemoInfo
+	if cfg.Demo {
+		if demo, err = SeedDemo(ctx, p); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return configErrorf("--listen: %v", err)
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	fmt.Fprintf(out, "Social Treasury %s is ready at %s (%s, %s)\n", BuildVersion(), url, p.DB.Dialect, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/readyz\n  Metrics:   %s/metrics\n", url, url, url, url)
+	if demo != nil {
+		demo.Print(out)
+	}
+	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "dialect", string(p.DB.Dialect), "version", BuildVersion())
+	err = p.Server.Serve(ctx, ln, cfg.ShutdownTimeout)
+	log.InfoContext(context.Background(), "stopped")
+	return err
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/socialtreasury/treasury/core/store"
+)
+
+// ConfigError is a configuration mistake: the command says it in one line and
+// exits with status 2.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+func configErrorf(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// EnvPrefix prefixes the environment variable of every flag.
+const EnvPrefix = "TREASURY_"
+
+// Config is the server's configuration.
+type Config struct {
+	Listen             string
+	DatabaseURL        string
+	MigrateDatabaseURL string
+	DataDir            string
+	Demo               bool
+	NoMigrate          bool
+	LogLevel           string
+	LogFormat          string
+	EncryptionKeyFile  string
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	ShutdownTimeout    time.Duration
+	BodyLimit          int
+	DBMaxConns         int
+}
+
+// DatabaseFlags registers the flags every database-using command shares.
+func (c *Config) DatabaseFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL the server connects with (the app role); empty: embedded SQLite in the data dir")
+	fs.StringVar(&c.MigrateDatabaseURL, "migrate-database-url", "", "PostgreSQL URL of the schema owner that runs migrations (default: --database-url)")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded SQLite database and generated keys")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connection pool size (0: 20 on PostgreSQL, 8 on SQLite)")
+}
+
+// ServeFlags registers the server's flags.
+func (c *Config) ServeFlags(fs *pflag.FlagSet) {
+	c.DatabaseFlags(fs)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
+	fs.BoolVar(&c.Demo, "demo", false, "create the demo regions, users and data (idempotent)")
+	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply migrations on start; refuse to start if any are pending")
+	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the 32-byte master key for personal data (raw, hex or base64)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "longest time to read a request")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "longest time to write a response")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive connections close after this idle time")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time in-flight requests get to finish after SIGTERM")
+	fs.IntVar(&c.BodyLimit, "body-limit", 1<<20, "largest request body in bytes")
+}
+
+// BindEnv fills every flag not given on the command line from its
+// environment variable (--data-dir from TREASURY_DATA_DIR, …).
+func BindEnv(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, configErrorf("%s=%q: %v", name, v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// ValidateDatabase checks what every database-using command needs.
+func (c *Config) ValidateDatabase() error {
+	if _, err := store.DialectOf(c.DatabaseURL); err != nil {
+		return configErrorf("--database-url: %v", err)
+	}
+	if c.MigrateDatabaseURL != "" {
+		d, err := store.DialectOf(c.MigrateDatabaseURL)
+		if err != nil {
+			return configErrorf("--migrate-database-url: %v", err)
+		}
+		if d != store.Postgres || c.DatabaseURL == "" {
+			return configErrorf("--migrate-database-url goes with a PostgreSQL --database-url")
+		}
+	}
+	if c.DatabaseURL == "" && strings.TrimSpace(c.DataDir) == "" {
+		return configErrorf("--data-dir: must not be empty with embedded SQLite")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return configErrorf("--log-level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return configErrorf("--log-format: %q is not json or text", c.LogFormat)
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
+		return configErrorf("--db-max-conns: %d is outside 0..1000", c.DBMaxConns)
+	}
+	return nil
+}
+
+// Validate checks the server's whole configuration.
+func (c *Config) Validate() error {
+	if err := c.ValidateDatabase(); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return configErrorf("--listen: %q is not host:port", c.Listen)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return configErrorf("--listen: port %q is not a number from 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		if _, err := net.LookupHost(host); err != nil {
+			return configErrorf("--listen: host %q does not resolve", host)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"--read-timeout": c.ReadTimeout, "--write-timeout": c.WriteTimeout,
+		"--idle-timeout": c.IdleTimeout, "--shutdown-timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			return configErrorf("%s: must be positive, got %s", name, d)
+		}
+	}
+	if c.BodyLimit < 1<<10 || c.BodyLimit > 1<<30 {
+		return configErrorf("--body-limit: %d is outside 1 KiB..1 GiB", c.BodyLimit)
+	}
+	if c.EncryptionKeyFile != "" {
+		if _, err := ReadKeyFile(c.EncryptionKeyFile); err != nil {
+			return configErrorf("--encryption-key-file: %v", err)
+		}
+	}
+	return nil
+}
+
+// ReadKeyFile reads a 32-byte key stored raw, as hex, or as base64.
+func ReadKeyFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by group or others (mode %o); chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 32 {
+		return b, nil
+	}
+	s := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s does not hold a 32-byte key (raw, 64 hex digits or base64)", path)
+}
