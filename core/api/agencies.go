@@ -36,7 +36,7 @@ type agencyResponse struct {
 	Body     agencyJSON
 }
 
-type agencyPath struct {
+type AgencyPath struct {
 	TenantPath
 	ID string `path:"id" format:"uuid" doc:"The assigning body's id."`
 }
@@ -55,7 +55,7 @@ type agencyCreate struct {
 }
 
 type agencyPatch struct {
-	agencyPath
+	AgencyPath
 	IfMatch string `header:"If-Match" doc:"The ETag of the version being changed."`
 	Body    struct {
 		OSZCode   *string `json:"osz_code,omitempty" pattern:"^[A-HJ-NP-Z0-9]{4}\\.[0-9]{6}$"`
@@ -124,7 +124,7 @@ func (s *Server) registerAgencies() {
 	register(s, Permission{Object: "agency", Action: "read"}, huma.Operation{
 		OperationID: "getAgency", Method: http.MethodGet, Path: base + "/{id}",
 		Summary: "Read an assigning body", Tags: tags, Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *agencyPath) (*agencyResponse, error) {
+	}, func(ctx context.Context, in *AgencyPath) (*agencyResponse, error) {
 		ctx, id, err := s.agencyTarget(ctx, in)
 		if err != nil {
 			return nil, err
@@ -140,7 +140,7 @@ func (s *Server) registerAgencies() {
 		Summary: "Change an assigning body", Description: "Needs If-Match with the current ETag.", Tags: tags,
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired},
 	}, func(ctx context.Context, in *agencyPatch) (*agencyResponse, error) {
-		ctx, id, err := s.agencyTarget(ctx, &in.agencyPath)
+		ctx, id, err := s.agencyTarget(ctx, &in.AgencyPath)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func (s *Server) registerAgencies() {
 	})
 }
 
-func (s *Server) agencyTarget(ctx context.Context, in *agencyPath) (context.Context, uuid.UUID, error) {
+func (s *Server) agencyTarget(ctx context.Context, in *AgencyPath) (context.Context, uuid.UUID, error) {
 	ctx, err := s.inTenant(ctx, in.Tenant)
 	if err != nil {
 		return ctx, uuid.Nil, err

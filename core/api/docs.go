@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
@@ -17,6 +18,10 @@ func (s *Server) registerDocs() {
 		SettingsUI:  map[string]string{"validatorUrl": "null"},
 	}))
 	// Asset URLs in the page are absolute (/docs/…), so /docs and /docs/ both work.
-	s.app.Get("/docs", h)
-	s.app.Get("/docs/*", h)
+	docs := func(c *fiber.Ctx) error {
+		markRoute(c, "/docs")
+		return h(c)
+	}
+	s.app.Get("/docs", docs)
+	s.app.Get("/docs/*", docs)
 }

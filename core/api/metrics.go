@@ -55,5 +55,9 @@ func (m *metrics) middleware(s *Server) fiber.Handler {
 
 func (s *Server) registerMetrics() {
 	h := promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{})
-	s.app.Get("/metrics", adaptor.HTTPHandler(h))
+	metricsHandler := adaptor.HTTPHandler(h)
+	s.app.Get("/metrics", func(c *fiber.Ctx) error {
+		markRoute(c, "/metrics")
+		return metricsHandler(c)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -74,12 +75,25 @@ func (s *Server) recoverer(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
-// routeOf names the matched route template, or "unmatched" for a 404 that
-// matched none (so metrics do not grow a label per probed URL).
+const routeLocal = "treasury.route"
+
+// markRoute records the route template a request matched, for logs and
+// metrics; Fiber's own Ctx.Route is unreliable once middleware returns.
+func markRoute(c *fiber.Ctx, template string) { c.Locals(routeLocal, template) }
+
+// routeOf names the matched route template, or "unmatched" for a request
+// that matched none (so metrics do not grow a label per probed URL).
 func routeOf(c *fiber.Ctx) string {
-	r := c.Route()
-	if r == nil || r.Method == "USE" || r.Path == "" {
-		return "unmatched"
+	if r, ok := c.Locals(routeLocal).(string); ok {
+		return r
 	}
-	return r.Path
+	// Huma serves its description routes without operation middleware.
+	if p := c.Path(); c.Response().StatusCode() != fiber.StatusNotFound {
+		for _, prefix := range []string{"/openapi", "/schemas/"} {
+			if strings.HasPrefix(p, prefix) {
+				return strings.TrimSuffix(prefix, "/")
+			}
+		}
+	}
+	return "unmatched"
 }

@@ -86,6 +86,10 @@ func New(deps Deps, opts Options) (*Server, error) {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A platform access token, an API key (st_…), or a token of the configured OIDC issuer."},
 	}
 	s.api = humafiber.New(s.app, cfg)
+	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
+		markRoute(humafiber.Unwrap(ctx), ctx.Operation().Path)
+		next(ctx)
+	})
 	s.registerHealth()
 	s.registerTenants()
 	s.registerAgencies()

@@ -80,6 +80,12 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	if p.migrator, err = store.NewMigrator(p.DB, p.log); err != nil {
 		return err
 	}
+	// Refuse a superuser or BYPASSRLS role before migrating with it, so the
+	// refusal changes nothing; the check after migrating catches a role that
+	// came to own the tables it created.
+	if err := p.DB.RequireUnprivileged(ctx); err != nil {
+		return err
+	}
 	if cfg.NoMigrate {
 		if err := p.migrator.Check(ctx); err != nil {
 			return err

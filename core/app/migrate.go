@@ -34,14 +34,15 @@ func Migrate(ctx context.Context, cfg Config, dir MigrateDirection, opts Migrate
 	if url == "" {
 		url = cfg.DatabaseURL
 	}
+	// Checked before opening, so that the mistake creates no SQLite file.
+	if d, _ := store.DialectOf(url); opts.AppRole != "" && d != store.Postgres {
+		return configErrorf("--app-role: an app role exists only on PostgreSQL")
+	}
 	db, err := store.Open(ctx, store.Options{URL: url, DataDir: cfg.DataDir, MaxOpenConns: 2, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if opts.AppRole != "" && db.Dialect != store.Postgres {
-		return configErrorf("--app-role: an app role exists only on PostgreSQL")
-	}
 	m, err := store.NewMigrator(db, nil)
 	if err != nil {
 		return err

@@ -1,0 +1,332 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/api"
+	"github.com/socialtreasury/treasury/core/store/storetest"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+type client struct {
+	t   *testing.T
+	srv *api.Server
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+func newClient(t *testing.T, env *storetest.Env) *client {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	srv, err := api.New(api.Deps{
+		Tenants:  tenancy.NewService(env.App.Gorm),
+		Agencies: agency.NewService(env.App.Gorm),
+		Metrics:  reg, Gatherer: reg,
+	}, api.Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{t: t, srv: srv}
+}
+
+func (c *client) do(method, path string, body any, headers ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.srv.App().Test(req, -1)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+func (c *client) expect(r response, status int) response {
+	c.t.Helper()
+	if r.Status != status {
+		c.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	if status >= 400 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+		c.t.Fatalf("error with content type %q, want application/problem+json", r.Header.Get("Content-Type"))
+	}
+	return r
+}
+
+// locations lists the field paths of a problem's errors.
+func locations(t *testing.T, r response) []string {
+	t.Helper()
+	var p struct {
+		Errors []struct{ Location string }
+	}
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		out[i] = e.Location
+	}
+	return out
+}
+
+func hasLocation(t *testing.T, r response, loc string) {
+	t.Helper()
+	for _, l := range locations(t, r) {
+		if l == loc {
+			return
+		}
+	}
+	t.Fatalf("problem has no error at %s: %s", loc, r.Body)
+}
+
+var sverdlovsk = map[string]any{"code": "66", "name": "Свердловская область", "okato": "65", "oktmo": "65000000"}
+var tatarstan = map[string]any{"code": "16", "name": "Республика Татарстан", "okato": "92", "oktmo": "92000000", "mode": "hybrid"}
+
+func TestTenantLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		c := newClient(t, env)
+		r := c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
+		if r.Header.Get("ETag") != `"1"` || r.Header.Get("Location") != "/api/v1/tenants/66" {
+			t.Fatalf("headers %v", r.Header)
+		}
+		if m := r.json(t); m["status"] != "onboarding" || m["mode"] != "full" {
+			t.Fatalf("created %v", m)
+		}
+		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 409)
+
+		// Fields a client may not set are refused, never saved.
+		for _, field := range []string{"id", "status", "version", "created_at", "tenant_id"} {
+			body := map[string]any{"code": "77", "name": "Москва", "okato": "45", "oktmo": "45000000", field: "x"}
+			hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants", body), 422), "body."+field)
+		}
+		hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants", map[string]any{"code": "7", "name": "", "okato": "4", "oktmo": "4"}), 422), "body.code")
+		c.expect(c.do("GET", "/api/v1/tenants/77", nil), 404)
+
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}), 428)
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"7"`), 412)
+		r = c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"1"`), 200)
+		if r.Header.Get("ETag") != `"2"` || r.json(t)["status"] != "active" {
+			t.Fatalf("after patch: %v %s", r.Header, r.Body)
+		}
+		// The old ETag is stale now.
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"name": "x"}, "If-Match", `"1"`), 412)
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "archived"}, "If-Match", `"2"`), 200)
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"3"`), 409)
+		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"mode": "weird"}, "If-Match", `"3"`), 422)
+	})
+}
+
+func TestPagination(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		c := newClient(t, env)
+		const n = 7
+		for i := 0; i < n; i++ {
+			c.expect(c.do("POST", "/api/v1/tenants", map[string]any{
+				"code": fmt.Sprintf("%02d", 10+i), "name": fmt.Sprint("Регион ", i), "okato": "65", "oktmo": "65000000",
+			}), 201)
+		}
+		seen := map[string]bool{}
+		cursor, pages := "", 0
+		for {
+			r := c.expect(c.do("GET", "/api/v1/tenants?limit=3&cursor="+cursor, nil), 200)
+			var body struct {
+				Items      []struct{ Code string }
+				NextCursor string `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, it := range body.Items {
+				if seen[it.Code] {
+					t.Fatalf("code %s on two pages", it.Code)
+				}
+				seen[it.Code] = true
+			}
+			if body.NextCursor == "" {
+				break
+			}
+			cursor = body.NextCursor
+		}
+		if len(seen) != n || pages != 3 {
+			t.Fatalf("paged %d items in %d pages, want %d in 3", len(seen), pages, n)
+		}
+		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants?cursor=garbage", nil), 422), "query.cursor")
+		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants?limit=1001", nil), 422), "query.limit")
+	})
+}
+
+func TestAgenciesStayInTheirRegion(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		c := newClient(t, env)
+		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
+		c.expect(c.do("POST", "/api/v1/tenants", tatarstan), 201)
+		body := map[string]any{"osz_code": "6601.000001", "name": "Министерство", "inn": "7707083893", "oktmo": "65701000"}
+		r := c.expect(c.do("POST", "/api/v1/tenants/66/agencies", body), 201)
+		id, _ := r.json(t)["id"].(string)
+		c.expect(c.do("POST", "/api/v1/tenants/66/agencies", body), 409)
+		// The same code is free in another region.
+		c.expect(c.do("POST", "/api/v1/tenants/16/agencies", body), 201)
+
+		c.expect(c.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200)
+		c.expect(c.do("GET", "/api/v1/tenants/16/agencies/"+id, nil), 404)
+		c.expect(c.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "x"}, "If-Match", `"1"`), 404)
+		c.expect(c.do("GET", "/api/v1/tenants/99/agencies/"+id, nil), 404)
+		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants/66/agencies/not-a-uuid", nil), 422), "path.id")
+		var list struct{ Items []struct{ ID string } }
+		_ = json.Unmarshal(c.expect(c.do("GET", "/api/v1/tenants/16/agencies", nil), 200).Body, &list)
+		for _, it := range list.Items {
+			if it.ID == id {
+				t.Fatal("region 16 lists region 66's assigning body")
+			}
+		}
+
+		// Check digits are checked; a body naming its own tenant or id is refused.
+		bad := map[string]any{"osz_code": "6601.000002", "name": "X", "inn": "7707083894", "oktmo": "65701000"}
+		hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants/66/agencies", bad), 422), "body.inn")
+		for _, f := range []string{"tenant_id", "id", "version"} {
+			b := map[string]any{"osz_code": "6601.000003", "name": "X", "inn": "7707083893", "oktmo": "65701000", f: id}
+			hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants/66/agencies", b), 422), "body."+f)
+		}
+		r = c.expect(c.do("PATCH", "/api/v1/tenants/66/agencies/"+id, map[string]any{"short_name": "Минсоц"}, "If-Match", `"1"`), 200)
+		if r.json(t)["short_name"] != "Минсоц" || r.Header.Get("ETag") != `"2"` {
+			t.Fatalf("patched: %s", r.Body)
+		}
+		c.expect(c.do("PATCH", "/api/v1/tenants/66/agencies/"+id, map[string]any{"name": "y"}, "If-Match", `"1"`), 412)
+	})
+}
+
+// Requests of one region that carry ids of another region's objects never
+// succeed and never reveal the object: always 404.
+func TestCrossTenantIDsAreNotFound(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		c := newClient(t, env)
+		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
+		c.expect(c.do("POST", "/api/v1/tenants", tatarstan), 201)
+		var ids []string
+		for i := 0; i < 5; i++ {
+			r := c.expect(c.do("POST", "/api/v1/tenants/66/agencies", map[string]any{
+				"osz_code": fmt.Sprintf("6601.%06d", i), "name": "Орган", "inn": "7707083893", "oktmo": "65701000",
+			}), 201)
+			ids = append(ids, r.json(t)["id"].(string))
+		}
+		for i := 0; i < 500; i++ {
+			id := ids[rand.IntN(len(ids))]
+			var r response
+			if rand.IntN(2) == 0 {
+				r = c.do("GET", "/api/v1/tenants/16/agencies/"+id, nil)
+			} else {
+				r = c.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "захват"}, "If-Match", `"1"`)
+			}
+			if r.Status != 404 {
+				t.Fatalf("request %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+		for _, id := range ids {
+			if m := c.expect(c.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200).json(t); m["name"] != "Орган" {
+				t.Fatalf("agency %s changed: %v", id, m)
+			}
+		}
+	})
+}
+
+func TestEdgeBehaviour(t *testing.T) {
+	env := storetest.New(t, "sqlite")
+	c := newClient(t, env)
+
+	r := c.do("GET", "/healthz", nil)
+	if r.Status != 200 || len(r.Header.Get("X-Request-Id")) != 36 {
+		t.Fatalf("healthz: %d, request id %q", r.Status, r.Header.Get("X-Request-Id"))
+	}
+	if got := c.do("GET", "/healthz", nil, "X-Request-Id", "abc-123").Header.Get("X-Request-Id"); got != "abc-123" {
+		t.Fatalf("client request id not echoed: %q", got)
+	}
+	if got := c.do("GET", "/healthz", nil, "X-Request-Id", "evil\"value with spaces").Header.Get("X-Request-Id"); len(got) != 36 {
+		t.Fatalf("unsafe request id kept: %q", got)
+	}
+	c.expect(c.do("GET", "/no/such/route", nil), 404)
+	c.expect(c.do("POST", "/api/v1/tenants", "{not json"), 400)
+	c.expect(c.do("POST", "/api/v1/tenants", `{"code": 66}`), 422)
+	// An oversized body is refused by the server before any handler runs, so
+	// it needs a real connection rather than app.Test.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.srv.Serve(ctx, ln, time.Second) }()
+	// The server answers as soon as it reads the declared length; a client
+	// still sending would see a reset, so send only the head.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /api/v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", 2<<20)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	conn.Close()
+	c.expect(response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, 413)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+
+	m := string(c.do("GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`treasury_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`treasury_http_request_duration_seconds_bucket{method="GET",route="/healthz"`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/store"
+	"github.com/socialtreasury/treasury/core/store/storetest"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// seeders put at least one row for the context's tenant into each
+// tenant-owned table, through the owning package's service. The test below
+// discovers the tables from the catalog and fails for any table that has no
+// seeder, so a new tenant-owned table cannot slip past the isolation checks.
+var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
+	"agencies": func(ctx context.Context, db *gorm.DB, n int) error {
+		s := func(v string) *string { return &v }
+		_, err := agency.NewService(db).Create(ctx, agency.Fields{
+			OSZCode: s(fmt.Sprintf("TEST.%06d", n)), Name: s("Орган"), INN: s("7707083893"), OKTMO: s("65701000"),
+		})
+		return err
+	},
+}
+
+func TestTenantIsolationOfEveryTable(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			env := storetest.New(t, d)
+			ctx := context.Background()
+			db := env.App.Gorm
+			tables, err := env.App.TenantTables(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tables) == 0 {
+				t.Fatal("the catalog shows no tenant-owned table")
+			}
+			svc := tenancy.NewService(db)
+			a, err := svc.Create(ctx, tenancy.NewTenant{Code: "66", Name: "A", OKATO: "65", OKTMO: "65000000"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := svc.Create(ctx, tenancy.NewTenant{Code: "16", Name: "B", OKATO: "92", OKTMO: "92000000"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctxA, ctxB := tenancy.WithTenant(ctx, a.ID), tenancy.WithTenant(ctx, b.ID)
+
+			for _, table := range tables {
+				seed, ok := seeders[table]
+				if !ok {
+					t.Errorf("tenant-owned table %s has no isolation seeder in this test", table)
+					continue
+				}
+				for i, c := range []context.Context{ctxA, ctxB} {
+					if err := seed(c, db, i); err != nil {
+						t.Fatalf("seed %s: %v", table, err)
+					}
+				}
+				checkPrimaryKey(t, env.App, table)
+
+				// The application layer refuses a statement with no tenant.
+				var n int64
+				if err := db.WithContext(ctx).Table(table).Count(&n).Error; !errors.Is(err, tenancy.ErrNoTenant) {
+					t.Errorf("%s: count without tenant: %v, want ErrNoTenant", table, err)
+				}
+				// Tenant A's session sees none of B's rows, however it asks.
+				err := tenancy.Tx(ctxA, db, func(tx *gorm.DB) error {
+					var foreign, own int64
+					if err := tx.Table(table).Where("tenant_id = ?", b.ID).Count(&foreign).Error; err != nil {
+						return err
+					}
+					if err := tx.Table(table).Count(&own).Error; err != nil {
+						return err
+					}
+					if foreign != 0 || own == 0 {
+						return fmt.Errorf("tenant A sees %d of B's rows and %d of its own", foreign, own)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("%s: %v", table, err)
+				}
+				if d == store.Postgres {
+					checkRLS(t, env.App, table, a.ID, b.ID)
+				}
+			}
+			if d == store.Postgres {
+				role, err := env.App.CurrentRole(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if role.Superuser || role.BypassRLS || role.OwnsTables != 0 {
+					t.Fatalf("app role %+v must be no superuser, no BYPASSRLS and own no table", role)
+				}
+				if err := env.App.RequireUnprivileged(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := env.Owner.RequireUnprivileged(ctx); !errors.Is(err, store.ErrPrivilegedRole) {
+					t.Fatalf("the owner connection passed as unprivileged: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// checkRLS proves, with raw SQL that the GORM scope never sees, that row-level
+// security alone keeps the table's rows apart.
+func checkRLS(t *testing.T, db *store.DB, table string, a, b uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	var enabled, forced bool
+	var policies int
+	if err := db.SQL.QueryRowContext(ctx, `
+		SELECT c.relrowsecurity, c.relforcerowsecurity,
+		       (SELECT count(*) FROM pg_policies p WHERE p.tablename = c.relname AND p.schemaname = current_schema())
+		  FROM pg_class c WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, table).
+		Scan(&enabled, &forced, &policies); err != nil {
+		t.Fatal(err)
+	}
+	if !enabled || !forced || policies == 0 {
+		t.Errorf("%s: row-level security enabled=%v forced=%v policies=%d", table, enabled, forced, policies)
+	}
+	var n int
+	if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%s: with no tenant set, RLS shows %d rows", table, n)
+	}
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', $1, true)", a.String()); err != nil {
+		t.Fatal(err)
+	}
+	var foreign, own int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE tenant_id = $1), count(*) FILTER (WHERE tenant_id = $2) FROM "+table, b, a).Scan(&foreign, &own); err != nil {
+		t.Fatal(err)
+	}
+	if foreign != 0 || own == 0 {
+		t.Errorf("%s: under RLS tenant A sees %d of B's rows and %d of its own", table, foreign, own)
+	}
+	// Nor can A push its rows into B.
+	if _, err := tx.ExecContext(ctx, "UPDATE "+table+" SET tenant_id = $1", b); err == nil {
+		t.Errorf("%s: tenant A moved rows into tenant B", table)
+	}
+}
+
+func checkPrimaryKey(t *testing.T, db *store.DB, table string) {
+	t.Helper()
+	var first string
+	var err error
+	if db.Dialect == store.Postgres {
+		err = db.SQL.QueryRow(`
+			SELECT a.attname FROM pg_index i
+			  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+			 WHERE i.indrelid = $1::regclass AND i.indisprimary`, table).Scan(&first)
+	} else {
+		err = db.SQL.QueryRow(`SELECT name FROM pragma_table_info(?) WHERE pk = 1`, table).Scan(&first)
+	}
+	if err != nil {
+		t.Fatalf("%s primary key: %v", table, err)
+	}
+	if first != "tenant_id" {
+		t.Errorf("%s: primary key starts with %s, want tenant_id", table, first)
+	}
+}
