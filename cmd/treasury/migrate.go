@@ -20,6 +20,8 @@ func newMigrate() *cobra.Command {
 		Long: "Apply, reverse or list the database migrations. On PostgreSQL run them as the schema owner\n" +
 			"(--database-url or --migrate-database-url), and let `migrate up --app-role NAME` create and grant\n" +
 			"the unprivileged role the server connects as.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cfg.DatabaseFlags(cmd.PersistentFlags())
 	prepare := func(cmd *cobra.Command) error {
@@ -39,7 +41,7 @@ func newMigrate() *cobra.Command {
 		return nil
 	}
 	up := &cobra.Command{
-		Use: "up", Short: "Apply every pending migration", Args: cobra.NoArgs,
+		Use: "up", Short: "Apply every pending migration", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := prepare(cmd); err != nil {
 				return err
@@ -50,7 +52,7 @@ func newMigrate() *cobra.Command {
 	up.Flags().StringVar(&opts.AppRole, "app-role", "", "PostgreSQL: create (if missing) and grant the unprivileged role the server runs as")
 	up.Flags().StringVar(&pwdFile, "app-password-file", "", "PostgreSQL: file with the app role's password")
 	down := &cobra.Command{
-		Use: "down", Short: "Reverse the newest migration (or down to --to)", Args: cobra.NoArgs,
+		Use: "down", Short: "Reverse the newest migration (or down to --to)", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := prepare(cmd); err != nil {
 				return err
@@ -64,7 +66,7 @@ func newMigrate() *cobra.Command {
 	}
 	down.Flags().Int64Var(&opts.To, "to", 0, "reverse migrations until the database is at this version (0: all)")
 	status := &cobra.Command{
-		Use: "status", Short: "List the migrations and which are applied", Args: cobra.NoArgs,
+		Use: "status", Short: "List the migrations and which are applied", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := prepare(cmd); err != nil {
 				return err

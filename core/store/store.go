@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 )
 
 // Dialect names the SQL dialect behind a DB.
@@ -85,7 +86,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	gcfg := &gorm.Config{
-		Logger:                 newGormLogger(opts.Logger),
+		// Silent while opening: a failure to open is returned (and printed
+		// once by the caller), not also logged. The real logger is set below.
+		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            false,
 		TranslateError:         true,
@@ -149,6 +152,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("%w: %s", ErrUnreachable, oneLine(err))
 	}
+	gdb.Logger = newGormLogger(opts.Logger)
 	return &DB{Gorm: gdb, SQL: sqlDB, Dialect: dialect}, nil
 }
 
