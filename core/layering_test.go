@@ -33,8 +33,10 @@ var rules = []rule{
 		forbids: func(_, imp string) bool { return under("core/app")(imp) },
 	},
 	{
-		why:     "domain packages do not import the HTTP or console layers",
-		applies: func(p string) bool { return under("core")(p) && !under("core/app")(p) && !under("core/api")(p) && !under("core/web")(p) },
+		why: "domain packages do not import the HTTP or console layers",
+		applies: func(p string) bool {
+			return under("core")(p) && !under("core/app")(p) && !under("core/api")(p) && !under("core/web")(p)
+		},
 		forbids: func(_, imp string) bool { return under("core/api")(imp) || under("core/web")(imp) },
 	},
 	{
