@@ -303,6 +303,7 @@ func TestPostgresServeAsAppRole(t *testing.T) {
 func TestDemoServeAndMigrate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	password := ""
 	for run := 1; run <= 2; run++ {
 		s := startServer(t, nil, "serve", "--demo", "--data-dir", dir, "--listen", "127.0.0.1:0")
 		if code := getJSON(t, s.url+"/readyz", nil); code != http.StatusOK {
@@ -313,7 +314,21 @@ func TestDemoServeAndMigrate(t *testing.T) {
 				Code string `json:"code"`
 			} `json:"items"`
 		}
-		if code := getJSON(t, s.url+"/api/v1/tenants", &list); code != http.StatusOK {
+		// The demo password is kept in the data dir: the same on both runs.
+		pw, err := os.ReadFile(filepath.Join(dir, "demo-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if password == "" {
+			password = strings.TrimSpace(string(pw))
+		} else if password != strings.TrimSpace(string(pw)) {
+			t.Fatalf("run %d: the demo password changed", run)
+		}
+		if !strings.Contains(s.stdout.String(), password) {
+			t.Errorf("run %d: the demo password is not printed", run)
+		}
+		token := login(t, s.url, "federal_admin@federal", password)
+		if code := getJSONAs(t, token, s.url+"/api/v1/tenants", &list); code != http.StatusOK {
 			t.Fatalf("run %d: GET /api/v1/tenants: %d", run, code)
 		}
 		var codes []string
@@ -445,7 +460,20 @@ var httpClient = &http.Client{Timeout: 10 * time.Second}
 // getJSON GETs url and decodes a 200 response into out (when not nil).
 func getJSON(t *testing.T, url string, out any) int {
 	t.Helper()
-	resp, err := httpClient.Get(url)
+	return getJSONAs(t, "", url, out)
+}
+
+// getJSONAs is getJSON with a bearer token ("" for none).
+func getJSONAs(t *testing.T, token, url string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -490,4 +518,23 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// login returns an access token for the user.
+func login(t *testing.T, base, username, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	resp, err := httpClient.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("login %s: %d %s", username, resp.StatusCode, raw)
+	}
+	return tok.AccessToken
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,80 +9,40 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/api"
-	"github.com/socialtreasury/treasury/core/store/storetest"
-	"github.com/socialtreasury/treasury/core/tenancy"
+	"github.com/socialtreasury/treasury/core/app/apptest"
+	"github.com/socialtreasury/treasury/core/store"
 )
 
 type client struct {
-	t   *testing.T
-	srv *api.Server
+	t     *testing.T
+	p     *apptest.Platform
+	srv   *api.Server
+	token string
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type response = apptest.Response
 
-func (r response) json(t *testing.T) map[string]any {
+// newClient starts a platform and speaks as its federal administrator.
+func newClient(t *testing.T, env store.Dialect) *client {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("response is not JSON: %v\n%s", err, r.Body)
-	}
-	return m
+	p := apptest.New(t, env)
+	return &client{t: t, p: p, srv: p.Server, token: p.Token("federal_admin", "federal")}
 }
 
-func newClient(t *testing.T, env *storetest.Env) *client {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	srv, err := api.New(api.Deps{
-		Tenants:  tenancy.NewService(env.App.Gorm),
-		Agencies: agency.NewService(env.App.Gorm),
-		Metrics:  reg, Gatherer: reg,
-	}, api.Options{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &client{t: t, srv: srv}
+// as returns a client speaking as <role>@<region>.
+func (c *client) as(role, region string) *client {
+	c.t.Helper()
+	return &client{t: c.t, p: c.p, srv: c.srv, token: c.p.Token(role, region)}
 }
 
 func (c *client) do(method, path string, body any, headers ...string) response {
 	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.srv.App().Test(req, -1)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return c.p.Do(c.token, method, path, body, headers...)
 }
 
 func (c *client) expect(r response, status int) response {
@@ -123,50 +82,55 @@ func hasLocation(t *testing.T, r response, loc string) {
 	t.Fatalf("problem has no error at %s: %s", loc, r.Body)
 }
 
-var sverdlovsk = map[string]any{"code": "66", "name": "Свердловская область", "okato": "65", "oktmo": "65000000"}
-var tatarstan = map[string]any{"code": "16", "name": "Республика Татарстан", "okato": "92", "oktmo": "92000000", "mode": "hybrid"}
+var moscow = map[string]any{"code": "77", "name": "Москва", "okato": "45", "oktmo": "45000000"}
+
+func eachDialect(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) { fn(t, d) })
+	}
+}
 
 func TestTenantLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+	eachDialect(t, func(t *testing.T, env store.Dialect) {
 		c := newClient(t, env)
-		r := c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
-		if r.Header.Get("ETag") != `"1"` || r.Header.Get("Location") != "/api/v1/tenants/66" {
+		r := c.expect(c.do("POST", "/api/v1/tenants", moscow), 201)
+		if r.Header.Get("ETag") != `"1"` || r.Header.Get("Location") != "/api/v1/tenants/77" {
 			t.Fatalf("headers %v", r.Header)
 		}
-		if m := r.json(t); m["status"] != "onboarding" || m["mode"] != "full" {
+		if m := r.JSON(t); m["status"] != "onboarding" || m["mode"] != "full" {
 			t.Fatalf("created %v", m)
 		}
-		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 409)
+		c.expect(c.do("POST", "/api/v1/tenants", moscow), 409)
 
 		// Fields a client may not set are refused, never saved.
 		for _, field := range []string{"id", "status", "version", "created_at", "tenant_id"} {
-			body := map[string]any{"code": "77", "name": "Москва", "okato": "45", "oktmo": "45000000", field: "x"}
+			body := map[string]any{"code": "78", "name": "Санкт-Петербург", "okato": "40", "oktmo": "40000000", field: "x"}
 			hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants", body), 422), "body."+field)
 		}
 		hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants", map[string]any{"code": "7", "name": "", "okato": "4", "oktmo": "4"}), 422), "body.code")
-		c.expect(c.do("GET", "/api/v1/tenants/77", nil), 404)
+		c.expect(c.do("GET", "/api/v1/tenants/78", nil), 404)
 
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}), 428)
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"7"`), 412)
-		r = c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"1"`), 200)
-		if r.Header.Get("ETag") != `"2"` || r.json(t)["status"] != "active" {
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}), 428)
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}, "If-Match", `"7"`), 412)
+		r = c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}, "If-Match", `"1"`), 200)
+		if r.Header.Get("ETag") != `"2"` || r.JSON(t)["status"] != "active" {
 			t.Fatalf("after patch: %v %s", r.Header, r.Body)
 		}
 		// The old ETag is stale now.
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"name": "x"}, "If-Match", `"1"`), 412)
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "archived"}, "If-Match", `"2"`), 200)
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"status": "active"}, "If-Match", `"3"`), 409)
-		c.expect(c.do("PATCH", "/api/v1/tenants/66", map[string]any{"mode": "weird"}, "If-Match", `"3"`), 422)
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"name": "x"}, "If-Match", `"1"`), 412)
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "archived"}, "If-Match", `"2"`), 200)
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}, "If-Match", `"3"`), 409)
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"mode": "weird"}, "If-Match", `"3"`), 422)
 	})
 }
 
 func TestPagination(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+	eachDialect(t, func(t *testing.T, env store.Dialect) {
 		c := newClient(t, env)
 		const n = 7
 		for i := 0; i < n; i++ {
 			c.expect(c.do("POST", "/api/v1/tenants", map[string]any{
-				"code": fmt.Sprintf("%02d", 10+i), "name": fmt.Sprint("Регион ", i), "okato": "65", "oktmo": "65000000",
+				"code": fmt.Sprintf("%02d", 20+i), "name": fmt.Sprint("Регион ", i), "okato": "65", "oktmo": "65000000",
 			}), 201)
 		}
 		seen := map[string]bool{}
@@ -192,8 +156,8 @@ func TestPagination(t *testing.T) {
 			}
 			cursor = body.NextCursor
 		}
-		if len(seen) != n || pages != 3 {
-			t.Fatalf("paged %d items in %d pages, want %d in 3", len(seen), pages, n)
+		if len(seen) != n+2 || pages != 3 {
+			t.Fatalf("paged %d items in %d pages, want %d in 3", len(seen), pages, n+2)
 		}
 		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants?cursor=garbage", nil), 422), "query.cursor")
 		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants?limit=1001", nil), 422), "query.limit")
@@ -201,24 +165,27 @@ func TestPagination(t *testing.T) {
 }
 
 func TestAgenciesStayInTheirRegion(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		c := newClient(t, env)
-		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
-		c.expect(c.do("POST", "/api/v1/tenants", tatarstan), 201)
+	eachDialect(t, func(t *testing.T, env store.Dialect) {
+		fed := newClient(t, env)
+		c, c16 := fed.as("tenant_admin", "66"), fed.as("tenant_admin", "16")
 		body := map[string]any{"osz_code": "6601.000001", "name": "Министерство", "inn": "7707083893", "oktmo": "65701000"}
 		r := c.expect(c.do("POST", "/api/v1/tenants/66/agencies", body), 201)
-		id, _ := r.json(t)["id"].(string)
+		id, _ := r.JSON(t)["id"].(string)
 		c.expect(c.do("POST", "/api/v1/tenants/66/agencies", body), 409)
 		// The same code is free in another region.
-		c.expect(c.do("POST", "/api/v1/tenants/16/agencies", body), 201)
+		c16.expect(c16.do("POST", "/api/v1/tenants/16/agencies", body), 201)
 
 		c.expect(c.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200)
-		c.expect(c.do("GET", "/api/v1/tenants/16/agencies/"+id, nil), 404)
-		c.expect(c.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "x"}, "If-Match", `"1"`), 404)
+		// Federal administrators read assigning bodies of every region.
+		fed.expect(fed.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200)
+		// Region 16 cannot reach 66's body through its own path, nor 66's path.
+		c16.expect(c16.do("GET", "/api/v1/tenants/16/agencies/"+id, nil), 404)
+		c16.expect(c16.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "x"}, "If-Match", `"1"`), 404)
+		c16.expect(c16.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 404)
 		c.expect(c.do("GET", "/api/v1/tenants/99/agencies/"+id, nil), 404)
 		hasLocation(t, c.expect(c.do("GET", "/api/v1/tenants/66/agencies/not-a-uuid", nil), 422), "path.id")
 		var list struct{ Items []struct{ ID string } }
-		_ = json.Unmarshal(c.expect(c.do("GET", "/api/v1/tenants/16/agencies", nil), 200).Body, &list)
+		_ = json.Unmarshal(c16.expect(c16.do("GET", "/api/v1/tenants/16/agencies", nil), 200).Body, &list)
 		for _, it := range list.Items {
 			if it.ID == id {
 				t.Fatal("region 16 lists region 66's assigning body")
@@ -233,7 +200,7 @@ func TestAgenciesStayInTheirRegion(t *testing.T) {
 			hasLocation(t, c.expect(c.do("POST", "/api/v1/tenants/66/agencies", b), 422), "body."+f)
 		}
 		r = c.expect(c.do("PATCH", "/api/v1/tenants/66/agencies/"+id, map[string]any{"short_name": "Минсоц"}, "If-Match", `"1"`), 200)
-		if r.json(t)["short_name"] != "Минсоц" || r.Header.Get("ETag") != `"2"` {
+		if r.JSON(t)["short_name"] != "Минсоц" || r.Header.Get("ETag") != `"2"` {
 			t.Fatalf("patched: %s", r.Body)
 		}
 		c.expect(c.do("PATCH", "/api/v1/tenants/66/agencies/"+id, map[string]any{"name": "y"}, "If-Match", `"1"`), 412)
@@ -243,31 +210,30 @@ func TestAgenciesStayInTheirRegion(t *testing.T) {
 // Requests of one region that carry ids of another region's objects never
 // succeed and never reveal the object: always 404.
 func TestCrossTenantIDsAreNotFound(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
-		c := newClient(t, env)
-		c.expect(c.do("POST", "/api/v1/tenants", sverdlovsk), 201)
-		c.expect(c.do("POST", "/api/v1/tenants", tatarstan), 201)
+	eachDialect(t, func(t *testing.T, env store.Dialect) {
+		fed := newClient(t, env)
+		c, c16 := fed.as("tenant_admin", "66"), fed.as("tenant_admin", "16")
 		var ids []string
 		for i := 0; i < 5; i++ {
 			r := c.expect(c.do("POST", "/api/v1/tenants/66/agencies", map[string]any{
 				"osz_code": fmt.Sprintf("6601.%06d", i), "name": "Орган", "inn": "7707083893", "oktmo": "65701000",
 			}), 201)
-			ids = append(ids, r.json(t)["id"].(string))
+			ids = append(ids, r.JSON(t)["id"].(string))
 		}
 		for i := 0; i < 500; i++ {
 			id := ids[rand.IntN(len(ids))]
 			var r response
 			if rand.IntN(2) == 0 {
-				r = c.do("GET", "/api/v1/tenants/16/agencies/"+id, nil)
+				r = c16.do("GET", "/api/v1/tenants/16/agencies/"+id, nil)
 			} else {
-				r = c.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "захват"}, "If-Match", `"1"`)
+				r = c16.do("PATCH", "/api/v1/tenants/16/agencies/"+id, map[string]any{"name": "захват"}, "If-Match", `"1"`)
 			}
 			if r.Status != 404 {
 				t.Fatalf("request %d: %d %s", i, r.Status, r.Body)
 			}
 		}
 		for _, id := range ids {
-			if m := c.expect(c.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200).json(t); m["name"] != "Орган" {
+			if m := c.expect(c.do("GET", "/api/v1/tenants/66/agencies/"+id, nil), 200).JSON(t); m["name"] != "Орган" {
 				t.Fatalf("agency %s changed: %v", id, m)
 			}
 		}
@@ -275,8 +241,7 @@ func TestCrossTenantIDsAreNotFound(t *testing.T) {
 }
 
 func TestEdgeBehaviour(t *testing.T) {
-	env := storetest.New(t, "sqlite")
-	c := newClient(t, env)
+	c := newClient(t, store.SQLite)
 
 	r := c.do("GET", "/healthz", nil)
 	if r.Status != 200 || len(r.Header.Get("X-Request-Id")) != 36 {
@@ -289,6 +254,7 @@ func TestEdgeBehaviour(t *testing.T) {
 		t.Fatalf("unsafe request id kept: %q", got)
 	}
 	c.expect(c.do("GET", "/no/such/route", nil), 404)
+	c.expect(c.p.Do("", "GET", "/api/v1/tenants", nil), 401)
 	c.expect(c.do("POST", "/api/v1/tenants", "{not json"), 400)
 	c.expect(c.do("POST", "/api/v1/tenants", `{"code": 66}`), 422)
 	// An oversized body is refused by the server before any handler runs, so
@@ -326,7 +292,17 @@ func TestEdgeBehaviour(t *testing.T) {
 		`treasury_http_request_duration_seconds_bucket{method="GET",route="/healthz"`,
 	} {
 		if !strings.Contains(m, want) {
-			t.Errorf("metrics lack %s", want)
+			t.Errorf("metrics lack %s; they have:\n%s", want, grepLines(m, "treasury_http_requests_total"))
 		}
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,7 +47,9 @@ func (m *metrics) middleware(s *Server) fiber.Handler {
 		m.inflight.Inc()
 		defer m.inflight.Dec()
 		err := s.settle(c, c.Next())
-		route, method := routeOf(c), c.Method()
+		// Fiber's strings point into buffers reused by the next request; a
+		// label kept by Prometheus must be a copy.
+		route, method := strings.Clone(routeOf(c)), strings.Clone(c.Method())
 		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().StatusCode())).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return err

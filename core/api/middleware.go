@@ -21,7 +21,7 @@ const headerRequestID = "X-Request-Id"
 var clientRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 func (s *Server) requestID(c *fiber.Ctx) error {
-	id := c.Get(headerRequestID)
+	id := strings.Clone(c.Get(headerRequestID)) // outlives Fiber's buffer in contexts
 	if !clientRequestID.MatchString(id) {
 		id = uuid.Must(uuid.NewV7()).String()
 	}

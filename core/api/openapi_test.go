@@ -123,6 +123,8 @@ func TestOpenAPIIsValid31(t *testing.T) {
 		t.Errorf("info = %+v, want title Social Treasury API, version test", spec.Info)
 	}
 
+	// The only API operations a caller without credentials may use.
+	publicOps := map[string]bool{"login": true, "refresh": true, "logout": true}
 	type operation struct {
 		OperationID string                `json:"operationId"`
 		Security    []map[string][]string `json:"security"`
@@ -140,6 +142,12 @@ func TestOpenAPIIsValid31(t *testing.T) {
 			var op operation
 			if err := json.Unmarshal(rawOp, &op); err != nil {
 				t.Errorf("%s %s: %v", method, path, err)
+				continue
+			}
+			if publicOps[op.OperationID] {
+				if len(op.Security) != 0 {
+					t.Errorf("%s %s (%s) is public but declares security", strings.ToUpper(method), path, op.OperationID)
+				}
 				continue
 			}
 			if len(op.Security) == 0 {

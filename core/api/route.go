@@ -15,7 +15,10 @@ import (
 type Permission struct {
 	Object string
 	Action string
+	// Public operations need no credentials (login, health).
 	Public bool
+	// Authenticated operations need credentials but no role (/me).
+	Authenticated bool
 }
 
 const permissionKey = "permission"
@@ -29,7 +32,7 @@ func PermissionOf(op *huma.Operation) (Permission, bool) {
 // register adds an operation with its permission; an operation without one
 // cannot be registered at all.
 func register[I, O any](s *Server, perm Permission, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	if !perm.Public && (perm.Object == "" || perm.Action == "") {
+	if !perm.Public && !perm.Authenticated && (perm.Object == "" || perm.Action == "") {
 		panic("api: operation " + op.OperationID + " declares no permission")
 	}
 	if op.Metadata == nil {

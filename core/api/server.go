@@ -12,14 +12,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
 // Deps are the services the API serves.
 type Deps struct {
-	Tenants  *tenancy.Service
-	Agencies *agency.Service
+	Tenants     *tenancy.Cache
+	TenantAdmin *tenancy.Service
+	Agencies    *agency.Service
+	Auth        *auth.Service
+	Access      *access.Authorizer
+	Delegations *access.Delegations
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error
@@ -89,10 +95,14 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		markRoute(humafiber.Unwrap(ctx), ctx.Operation().Path)
 		next(ctx)
-	})
+	}, s.guard)
 	s.registerHealth()
 	s.registerTenants()
 	s.registerAgencies()
+	s.registerAuth()
+	s.registerUsers()
+	s.registerAPIKeys()
+	s.registerDelegations()
 	s.registerDocs()
 	s.registerMetrics()
 	return s, nil

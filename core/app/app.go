@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/api"
+	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/reqid"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -50,14 +53,19 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 
 // Platform is a wired, running-ready platform.
 type Platform struct {
-	DB       *store.DB
-	Scope    *tenancy.Scope
-	Tenants  *tenancy.Service
-	Agencies *agency.Service
-	Server   *api.Server
-	Registry *prometheus.Registry
-	migrator *store.Migrator
-	log      *slog.Logger
+	DB          *store.DB
+	Scope       *tenancy.Scope
+	Tenants     *tenancy.Service
+	TenantCache *tenancy.Cache
+	Agencies    *agency.Service
+	Access      *access.Authorizer
+	Auth        *auth.Service
+	Delegations *access.Delegations
+	Server      *api.Server
+	Registry    *prometheus.Registry
+	migrator    *store.Migrator
+	log         *slog.Logger
+	cfg         Config
 }
 
 // Open connects to the database, migrates it (unless cfg.NoMigrate) and
@@ -67,9 +75,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Platform, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{DB: db, log: log}
-	if err := p.prepare(ctx, cfg); err != nil {
+	p, err := Wire(ctx, db, cfg, log)
+	if err != nil {
 		_ = db.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Wire builds the platform on an open database (migrating it unless
+// cfg.NoMigrate). Close releases db.
+func Wire(ctx context.Context, db *store.DB, cfg Config, log *slog.Logger) (*Platform, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Platform{DB: db, log: log, cfg: cfg}
+	if err := p.prepare(ctx, cfg); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -100,7 +121,30 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	p.Tenants = tenancy.NewService(p.DB.Gorm)
+	p.TenantCache = tenancy.NewCache(p.Tenants, time.Second)
 	p.Agencies = agency.NewService(p.DB.Gorm)
+	if p.Access, err = access.New(ctx, p.DB.Gorm, p.log); err != nil {
+		return err
+	}
+	p.Delegations = access.NewDelegations(p.DB.Gorm, p.Access)
+	key, err := signingKey(cfg, p.log)
+	if err != nil {
+		return err
+	}
+	opts := auth.Options{AccessTTL: cfg.AccessTokenTTL, Argon2: cfg.PasswordCost}
+	if cfg.OIDCIssuer != "" {
+		opts.OIDC = &auth.OIDCConfig{
+			Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, UsernameClaim: cfg.OIDCUsernameClaim,
+			TenantClaim: cfg.OIDCTenantClaim, RolesClaim: cfg.OIDCRolesClaim,
+			KnownRole: func(r string, federal bool) bool {
+				if federal {
+					return access.IsFederalRole(r)
+				}
+				return access.IsTenantRole(r)
+			},
+		}
+	}
+	p.Auth = auth.NewService(p.DB.Gorm, p.TenantCache, p.Access, key, opts)
 	p.Registry = prometheus.NewRegistry()
 	p.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -108,7 +152,8 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		collectors.NewDBStatsCollector(p.DB.SQL, string(p.DB.Dialect)),
 	)
 	p.Server, err = api.New(api.Deps{
-		Tenants: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
+		Tenants: p.TenantCache, TenantAdmin: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
+		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations,
 		Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit,
@@ -147,6 +192,23 @@ func migrateOnStart(ctx context.Context, cfg Config, app *store.DB, log *slog.Lo
 		return owner.GrantAppRole(ctx, role.Name, "")
 	}
 	return nil
+}
+
+// signingKey loads the configured token key, or the development key kept in
+// the data directory.
+func signingKey(cfg Config, log *slog.Logger) (ed25519.PrivateKey, error) {
+	if cfg.TokenKeyFile != "" {
+		return auth.LoadSigningKey(cfg.TokenKeyFile)
+	}
+	k, created, err := auth.DevSigningKey(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	if created {
+		log.Warn("generated a token signing key in the data dir; replicas behind one load balancer need a shared --token-key-file",
+			"dir", cfg.DataDir)
+	}
+	return k, nil
 }
 
 // Ready reports whether the platform can serve: the database answers and
@@ -188,8 +250,9 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	fmt.Fprintf(out, "Social Treasury %s is ready at %s (%s, %s)\n", BuildVersion(), url, p.DB.Dialect, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(out, "  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/readyz\n  Metrics:   %s/metrics\n", url, url, url, url)
 	if demo != nil {
-		demo.Print(out)
+		demo.Print(out, url)
 	}
+	go p.Access.Watch(ctx, cfg.PolicyPoll)
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "dialect", string(p.DB.Dialect), "version", BuildVersion())
 	err = p.Server.Serve(ctx, ln, cfg.ShutdownTimeout)
 	log.InfoContext(context.Background(), "stopped")

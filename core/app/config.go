@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/store"
 )
 
@@ -46,6 +48,17 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	BodyLimit          int
 	DBMaxConns         int
+	TokenKeyFile       string
+	AccessTokenTTL     time.Duration
+	DemoPassword       string
+	OIDCIssuer         string
+	OIDCAudience       string
+	OIDCUsernameClaim  string
+	OIDCTenantClaim    string
+	OIDCRolesClaim     string
+	PolicyPoll         time.Duration
+	// PasswordCost overrides argon2id's cost (tests); zero is the default.
+	PasswordCost auth.Argon2
 }
 
 // DatabaseFlags registers the flags every database-using command shares.
@@ -70,6 +83,15 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive connections close after this idle time")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time in-flight requests get to finish after SIGTERM")
 	fs.IntVar(&c.BodyLimit, "body-limit", 1<<20, "largest request body in bytes")
+	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "Ed25519 key that signs access tokens (PKCS#8 PEM or 32-byte seed); default: generated into the data dir — replicas need one shared file")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of an access token")
+	fs.StringVar(&c.DemoPassword, "demo-password", "", "password of the demo users (default: generated once and kept in the data dir)")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", "", "URL of a trusted OpenID Connect issuer whose bearer tokens are accepted")
+	fs.StringVar(&c.OIDCAudience, "oidc-audience", "", "audience (client id) the OIDC tokens must name")
+	fs.StringVar(&c.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "OIDC claim with the user name")
+	fs.StringVar(&c.OIDCTenantClaim, "oidc-tenant-claim", "treasury_tenant", "OIDC claim with the user's region code (absent: federal)")
+	fs.StringVar(&c.OIDCRolesClaim, "oidc-roles-claim", "treasury_roles", "OIDC claim with the user's platform roles")
+	fs.DurationVar(&c.PolicyPoll, "policy-poll", 500*time.Millisecond, "how often a replica checks for access changes made elsewhere")
 }
 
 // BindEnv fills every flag not given on the command line from its
@@ -152,6 +174,28 @@ func (c *Config) Validate() error {
 	}
 	if c.BodyLimit < 1<<10 || c.BodyLimit > 1<<30 {
 		return configErrorf("--body-limit: %d is outside 1 KiB..1 GiB", c.BodyLimit)
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		return configErrorf("--access-token-ttl: %s is outside 1m..24h", c.AccessTokenTTL)
+	}
+	if c.PolicyPoll < 50*time.Millisecond || c.PolicyPoll > time.Minute {
+		return configErrorf("--policy-poll: %s is outside 50ms..1m", c.PolicyPoll)
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCAudience == "") {
+		return configErrorf("--oidc-issuer and --oidc-audience go together")
+	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return configErrorf("--oidc-issuer: %q is not an http(s) URL", c.OIDCIssuer)
+		}
+	}
+	if c.DemoPassword != "" && len(c.DemoPassword) < 8 {
+		return configErrorf("--demo-password: must be at least 8 characters")
+	}
+	if c.TokenKeyFile != "" {
+		if _, err := auth.LoadSigningKey(c.TokenKeyFile); err != nil {
+			return configErrorf("--token-key-file: %v", err)
+		}
 	}
 	if c.EncryptionKeyFile != "" {
 		if _, err := ReadKeyFile(c.EncryptionKeyFile); err != nil {

@@ -2,9 +2,19 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/socialtreasury/treasury/core/access"
+	"github.com/socialtreasury/treasury/core/auth"
 
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/fault"
@@ -39,20 +49,32 @@ var demoRegions = []demoRegion{
 
 // DemoInfo tells the person who started a demo what it holds.
 type DemoInfo struct {
-	Regions []tenancy.Tenant
+	Regions  []tenancy.Tenant
+	Password string
+	// PasswordFrom says where the password came from.
+	PasswordFrom string
 }
 
 // Print writes the demo's summary.
-func (d *DemoInfo) Print(w io.Writer) {
+func (d *DemoInfo) Print(w io.Writer, url string) {
 	fmt.Fprintln(w, "  Demo regions:")
 	for _, t := range d.Regions {
 		fmt.Fprintf(w, "    %s  %s (%s, %s)\n", t.Code, t.Name, t.Mode, t.Status)
 	}
+	fmt.Fprintln(w, "  Demo users: <role>@<region> and <role>@federal, for example")
+	fmt.Fprintln(w, "    federal_admin@federal  tenant_admin@66  specialist@66  approver@16  auditor@16")
+	fmt.Fprintf(w, "    roles: %s; federal: %s\n", strings.Join(access.TenantRoles, ", "), strings.Join(access.FederalRoles, ", "))
+	fmt.Fprintf(w, "  Password for all of them: %s   (%s)\n", d.Password, d.PasswordFrom)
+	fmt.Fprintf(w, "  Log in:    curl -s -XPOST %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"username\":\"tenant_admin@66\",\"password\":\"%s\"}'\n", url, d.Password)
 }
 
 // SeedDemo creates the demo content; running it again changes nothing.
 func SeedDemo(ctx context.Context, p *Platform) (*DemoInfo, error) {
 	info := &DemoInfo{}
+	var err error
+	if info.Password, info.PasswordFrom, err = demoPassword(p.cfg); err != nil {
+		return nil, err
+	}
 	for _, r := range demoRegions {
 		t, err := p.Tenants.Ensure(ctx, r.tenant)
 		if err != nil {
@@ -74,9 +96,68 @@ func SeedDemo(ctx context.Context, p *Platform) (*DemoInfo, error) {
 				return nil, fmt.Errorf("region %s agency: %w", r.tenant.Code, err)
 			}
 		}
+		for _, role := range access.TenantRoles {
+			u, err := ensureDemoUser(ctx, p, role+"@"+t.Code, t.ID, info.Password)
+			if err != nil {
+				return nil, err
+			}
+			if err := p.Access.SetTenantRoles(ctx, u, t.Code, []string{role}); err != nil {
+				return nil, err
+			}
+		}
 		info.Regions = append(info.Regions, t)
 	}
+	for _, role := range access.FederalRoles {
+		u, err := ensureDemoUser(ctx, p, role+"@federal", uuid.Nil, info.Password)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Access.SetFederalRoles(ctx, u, []string{role}); err != nil {
+			return nil, err
+		}
+	}
 	return info, nil
+}
+
+// demoPassword is the configured one, or one generated on first use and kept
+// in the data directory so that every later start prints the same.
+func demoPassword(cfg Config) (string, string, error) {
+	if cfg.DemoPassword != "" {
+		return cfg.DemoPassword, "from TREASURY_DEMO_PASSWORD", nil
+	}
+	path := filepath.Join(cfg.DataDir, "demo-password")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 8 {
+		return strings.TrimSpace(string(b)), "kept in " + path, nil
+	}
+	raw := make([]byte, 12)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	return pw, "generated, kept in " + path, nil
+}
+
+// ensureDemoUser creates the user, or resets its password to the demo one.
+func ensureDemoUser(ctx context.Context, p *Platform, username string, tenant uuid.UUID, password string) (uuid.UUID, error) {
+	u, err := p.Auth.UserByName(ctx, username)
+	if errors.Is(err, fault.ErrNotFound) {
+		u, err = p.Auth.CreateUser(ctx, auth.NewUser{Username: username, Tenant: tenant, Password: password,
+			DisplayName: "Demo " + strings.ReplaceAll(username, "@", " of ")})
+		return u.ID, err
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if ok, _ := p.Auth.CheckPassword(u, password); !ok {
+		_, err = p.Auth.UpdateUser(ctx, tenant, u.ID, u.Version, auth.UserChange{Password: &password})
+	}
+	return u.ID, err
 }
 
 func hasAgency(as []agency.Agency, osz string) bool {

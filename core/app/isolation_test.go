@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
@@ -20,6 +21,17 @@ import (
 // discovers the tables from the catalog and fails for any table that has no
 // seeder, so a new tenant-owned table cannot slip past the isolation checks.
 var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
+	"delegations": func(ctx context.Context, db *gorm.DB, n int) error {
+		authz, err := access.New(ctx, db, nil)
+		if err != nil {
+			return err
+		}
+		dom := map[int]string{0: "66", 1: "16"}[n]
+		_, err = access.NewDelegations(db, authz).Grant(ctx, dom, access.NewDelegation{
+			Object: "measure:isolation", ValidFrom: "2026-01-01",
+		}, uuid.Must(uuid.NewV7()))
+		return err
+	},
 	"agencies": func(ctx context.Context, db *gorm.DB, n int) error {
 		s := func(v string) *string { return &v }
 		_, err := agency.NewService(db).Create(ctx, agency.Fields{

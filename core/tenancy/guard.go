@@ -13,6 +13,10 @@ func Guard(ctx context.Context, db *store.DB) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, ok := db.Gorm.Config.Plugins[(&Scope{}).Name()].(*Scope); ok {
+		s.SetTables(tables) // already guarded (the same DB wired twice)
+		return s, nil
+	}
 	return Install(db.Gorm, tables)
 }
 

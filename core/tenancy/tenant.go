@@ -83,7 +83,8 @@ var (
 
 // Service keeps the register of regions.
 type Service struct {
-	db *gorm.DB
+	db       *gorm.DB
+	onChange func(Tenant)
 }
 
 // NewService returns the regions' service over db.
@@ -144,6 +145,20 @@ func (s *Service) ByCode(ctx context.Context, code string) (Tenant, error) {
 	}
 	return t, err
 }
+
+// ByID finds a region by its id.
+func (s *Service) ByID(ctx context.Context, id uuid.UUID) (Tenant, error) {
+	var t Tenant
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return t, fault.NotFoundf("region %s", id)
+	}
+	return t, err
+}
+
+// Writable tells whether a region's data may change: a suspended region is
+// read-only and an archived one is closed.
+func (t Tenant) Writable() bool { return t.Status == StatusOnboarding || t.Status == StatusActive }
 
 // List pages through the regions in creation order.
 func (s *Service) List(ctx context.Context, p page.Request) ([]Tenant, string, error) {
@@ -211,6 +226,9 @@ func (s *Service) Update(ctx context.Context, code string, version int64, c Chan
 		out, err = (&Service{db: tx}).ByCode(ctx, code)
 		return err
 	})
+	if err == nil && s.onChange != nil {
+		s.onChange(out)
+	}
 	return out, err
 }
 
