@@ -127,9 +127,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 		dsn := SQLiteDSN(filepath.Join(opts.DataDir, SQLiteFile))
-		gdb, err = gorm.Open(sqlite.Open(dsn), gcfg)
+		sqlDB, err = sql.Open(sqlite.DriverName, dsn)
 		if err == nil {
-			sqlDB, err = gdb.DB()
+			gdb, err = gorm.Open(sqlite.Dialector{DriverName: sqlite.DriverName, DSN: dsn, Conn: newSerialPool(sqlDB)}, gcfg)
 		}
 		if err == nil {
 			max := opts.MaxOpenConns
