@@ -324,7 +324,12 @@ func TestDemoServeAndMigrate(t *testing.T) {
 		} else if password != strings.TrimSpace(string(pw)) {
 			t.Fatalf("run %d: the demo password changed", run)
 		}
-		if !strings.Contains(s.stdout.String(), password) {
+		// The summary follows the ready line; give the pipe a moment.
+		printed := false
+		for deadline := time.Now().Add(5 * time.Second); !printed && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			printed = strings.Contains(s.stdout.String(), password)
+		}
+		if !printed {
 			t.Errorf("run %d: the demo password is not printed", run)
 		}
 		token := login(t, s.url, "federal_admin@federal", password)

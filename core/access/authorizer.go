@@ -168,8 +168,12 @@ func Bump(tx *gorm.DB) error {
 	return tx.Exec("UPDATE access_version SET version = version + 1 WHERE id = 1").Error
 }
 
-// changed bumps the version and reloads this replica at once.
+// changed bumps the version and reloads this replica at once. The change
+// is saved by then, so both go ahead even if the caller's context has ended
+// (a client that disconnected): otherwise no replica, this one included,
+// would see the change until another came along.
 func (a *Authorizer) changed(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	if err := Bump(a.db.WithContext(ctx)); err != nil {
 		return err
 	}

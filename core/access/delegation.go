@@ -111,11 +111,13 @@ func (d *Delegations) Grant(ctx context.Context, dom string, n NewDelegation, by
 // Revoke ends a delegation of the context's region.
 func (d *Delegations) Revoke(ctx context.Context, dom string, id, by uuid.UUID) (Delegation, error) {
 	var dl Delegation
+	already := false
 	err := tenancy.Tx(ctx, d.db, func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", id).Take(&dl).Error; err != nil {
 			return err
 		}
 		if dl.RevokedAt != nil {
+			already = true
 			return nil
 		}
 		now := time.Now().UTC()
@@ -126,7 +128,9 @@ func (d *Delegations) Revoke(ctx context.Context, dom string, id, by uuid.UUID) 
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return dl, fault.NotFoundf("delegation %s", id)
 	}
-	if err != nil {
+	if err != nil || already {
+		// Revoked before: its policies are gone, and the same lines may now
+		// belong to a later delegation of the same object.
 		return dl, err
 	}
 	return dl, d.authz.Undelegate(ctx, dom, dl.Object, DateString(&dl.ValidFrom), DateString(dl.ValidTo))

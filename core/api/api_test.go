@@ -119,8 +119,12 @@ func TestTenantLifecycle(t *testing.T) {
 		// The old ETag is stale now.
 		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"name": "x"}, "If-Match", `"1"`), 412)
 		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "archived"}, "If-Match", `"2"`), 200)
-		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}, "If-Match", `"3"`), 409)
-		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"mode": "weird"}, "If-Match", `"3"`), 422)
+		// Archived is final: the region is closed to every write, its own record included.
+		c.expect(c.do("PATCH", "/api/v1/tenants/77", map[string]any{"status": "active"}, "If-Match", `"3"`), 403)
+		// An impossible move is a conflict; an unknown mode is invalid.
+		c.expect(c.do("POST", "/api/v1/tenants", map[string]any{"code": "79", "name": "Х", "okato": "45", "oktmo": "45000000"}), 201)
+		c.expect(c.do("PATCH", "/api/v1/tenants/79", map[string]any{"mode": "weird"}, "If-Match", `"1"`), 422)
+		c.expect(c.do("PATCH", "/api/v1/tenants/79", map[string]any{"status": "suspended"}, "If-Match", `"1"`), 409)
 	})
 }
 

@@ -13,7 +13,9 @@ import (
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
-type apiKeyJSON struct {
+// APIKeyJSON is an API key as the API shows it. It is exported because
+// Huma documents the fields of an embedded struct only when its type is.
+type APIKeyJSON struct {
 	ID        string     `json:"id" format:"uuid"`
 	KeyID     string     `json:"key_id" doc:"The public part of the key, as it appears after st_."`
 	UserID    string     `json:"user_id" format:"uuid"`
@@ -23,21 +25,21 @@ type apiKeyJSON struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-func apiKeyOut(k auth.APIKey) apiKeyJSON {
-	return apiKeyJSON{ID: k.ID.String(), KeyID: k.KeyID, UserID: k.UserID.String(), Name: k.Name,
+func apiKeyOut(k auth.APIKey) APIKeyJSON {
+	return APIKeyJSON{ID: k.ID.String(), KeyID: k.KeyID, UserID: k.UserID.String(), Name: k.Name,
 		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, CreatedAt: k.CreatedAt}
 }
 
 type apiKeyCreated struct {
 	Body struct {
-		apiKeyJSON
+		APIKeyJSON
 		Key string `json:"key" doc:"The whole key (st_…). Shown only now; store it."`
 	}
 }
 
 type apiKeyList struct {
 	Body struct {
-		Items      []apiKeyJSON `json:"items"`
+		Items      []APIKeyJSON `json:"items"`
 		NextCursor string       `json:"next_cursor,omitempty"`
 	}
 }
@@ -61,7 +63,7 @@ func (s *Server) registerAPIKeys() {
 			return nil, s.problem(ctx, err)
 		}
 		out := &apiKeyList{}
-		out.Body.Items = make([]apiKeyJSON, len(ks))
+		out.Body.Items = make([]APIKeyJSON, len(ks))
 		for i, k := range ks {
 			out.Body.Items[i] = apiKeyOut(k)
 		}
@@ -86,7 +88,7 @@ func (s *Server) registerAPIKeys() {
 			return nil, s.problem(ctx, err)
 		}
 		out := &apiKeyCreated{}
-		out.Body.apiKeyJSON, out.Body.Key = apiKeyOut(k), secret
+		out.Body.APIKeyJSON, out.Body.Key = apiKeyOut(k), secret
 		return out, nil
 	})
 	register(s, Permission{Object: "apikey", Action: "revoke"}, huma.Operation{

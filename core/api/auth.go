@@ -64,6 +64,12 @@ type meDelegation struct {
 	Object string `json:"object"`
 }
 
+// unauthorized is a 401 with the challenge every 401 must carry (RFC 9110
+// 15.5.2), as guard sends it.
+func unauthorized(msg string) error {
+	return huma.ErrorWithHeaders(huma.Error401Unauthorized(msg), http.Header{"WWW-Authenticate": {`Bearer realm="treasury"`}})
+}
+
 func (s *Server) registerAuth() {
 	tags := []string{"Authentication"}
 	register(s, Permission{Public: true}, huma.Operation{
@@ -75,7 +81,7 @@ func (s *Server) registerAuth() {
 		t, err := s.deps.Auth.Login(ctx, in.Body.Username, in.Body.Password)
 		switch {
 		case errors.Is(err, auth.ErrBadCredentials):
-			return nil, huma.Error401Unauthorized(err.Error())
+			return nil, unauthorized(err.Error())
 		case errors.Is(err, auth.ErrRegionClosed):
 			return nil, huma.Error403Forbidden("your region is archived; its users cannot log in")
 		case err != nil:
@@ -91,7 +97,7 @@ func (s *Server) registerAuth() {
 	}, func(ctx context.Context, in *refreshIn) (*tokensOut, error) {
 		t, err := s.deps.Auth.Refresh(ctx, in.Body.RefreshToken)
 		if errors.Is(err, auth.ErrUnauthenticated) {
-			return nil, huma.Error401Unauthorized("the refresh token is unknown, used, revoked or expired")
+			return nil, unauthorized("the refresh token is unknown, used, revoked or expired")
 		}
 		if err != nil {
 			return nil, s.problem(ctx, err)

@@ -81,7 +81,9 @@ func (s *Server) guard(ctx huma.Context, next func(huma.Context)) {
 		s.writeErr(ctx, 403, "your roles in region "+dom+" do not allow "+perm.Action+" on "+obj)
 		return
 	}
-	if !readOnly(perm.Action) && !p.Federal() && !t.Writable() {
+	// A suspended region is read-only to its own users (the federal operator
+	// may still set it right); an archived one is closed to every write.
+	if !readOnly(perm.Action) && (t.Status == tenancy.StatusArchived || (!p.Federal() && !t.Writable())) {
 		s.writeErr(ctx, 403, "region "+dom+" is "+string(t.Status)+": its data can be read, not changed")
 		return
 	}

@@ -55,7 +55,9 @@ type userList struct {
 	}
 }
 
-type userCreateBody struct {
+// UserCreateBody creates a user. It is exported because Huma skips an
+// embedded struct of an unexported type, and federalUserCreate embeds it.
+type UserCreateBody struct {
 	Username    string `json:"username" minLength:"3" maxLength:"100"`
 	DisplayName string `json:"display_name,omitempty" maxLength:"200"`
 	Kind        string `json:"kind,omitempty" enum:"human,service" default:"human"`
@@ -86,7 +88,7 @@ type rolesIn struct {
 
 type federalUserCreate struct {
 	Body struct {
-		userCreateBody
+		UserCreateBody
 		Roles []string `json:"roles,omitempty" maxItems:"5" doc:"federal_admin, federal_auditor"`
 	}
 }
@@ -109,7 +111,7 @@ func (s *Server) registerUsers() {
 		Errors:      []int{http.StatusConflict},
 	}, func(ctx context.Context, in *struct {
 		TenantPath
-		Body userCreateBody
+		Body UserCreateBody
 	}) (*userResponse, error) {
 		tid, _ := tenancy.FromContext(ctx)
 		u, err := s.deps.Auth.CreateUser(ctx, auth.NewUser{
@@ -196,7 +198,7 @@ func (s *Server) registerUsers() {
 		if err := v.Err(); err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		b := in.Body.userCreateBody
+		b := in.Body.UserCreateBody
 		u, err := s.deps.Auth.CreateUser(ctx, auth.NewUser{Username: b.Username, DisplayName: b.DisplayName, Kind: b.Kind, Password: b.Password})
 		if err != nil {
 			return nil, s.problem(ctx, err)

@@ -196,7 +196,9 @@ func (s *Service) apiKey(ctx context.Context, tok string) (Principal, error) {
 			return Principal{}, ErrUnauthenticated
 		}
 		e = keyEntry{hash: k.SecretHash, expires: k.ExpiresAt, principal: p}
-		s.keys.put(keyID, version, e)
+		// The cache outlives the request: keep a copy of the id, not a view
+		// of the HTTP server's header buffer, which the next request reuses.
+		s.keys.put(strings.Clone(keyID), version, e)
 	}
 	if subtle.ConstantTimeCompare(digest(secret), e.hash) != 1 {
 		return Principal{}, ErrUnauthenticated

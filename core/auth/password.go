@@ -24,6 +24,12 @@ var DefaultArgon2 = Argon2{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
 var errBadHash = errors.New("auth: malformed password hash")
 
+// The largest cost a stored hash may ask for (1 GiB, 64 passes).
+const (
+	maxArgon2MemoryKiB = 1 << 20
+	maxArgon2Time      = 64
+)
+
 // hashPassword returns the PHC string of an argon2id hash with a fresh salt.
 func hashPassword(pw string, p Argon2) (string, error) {
 	salt := make([]byte, 16)
@@ -48,6 +54,11 @@ func checkPassword(pw, phc string) (bool, error) {
 	}
 	var p Argon2
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
+		return false, errBadHash
+	}
+	// argon2 panics on zero passes or lanes; a damaged row must not, nor
+	// make one login allocate terabytes.
+	if p.Time < 1 || p.Threads < 1 || p.Time > maxArgon2Time || p.MemoryKiB > maxArgon2MemoryKiB {
 		return false, errBadHash
 	}
 	b64 := base64.RawStdEncoding

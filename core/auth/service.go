@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -79,9 +80,13 @@ type Service struct {
 	opts    Options
 	parser  *jwt.Parser
 	keys    *keyCache
-	oidc    *oidcVerifier
-	changed func(ctx context.Context) error
-	now     func() time.Time
+	// verified holds the platform tokens already verified.
+	verified  verifiedTokens
+	oidc      *oidcVerifier
+	dummy     string
+	dummyOnce sync.Once
+	changed   func(ctx context.Context) error
+	now       func() time.Time
 }
 
 // NewService returns the authentication service.
@@ -149,7 +154,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Tokens,
 	u, err := s.UserByName(ctx, username)
 	if errors.Is(err, fault.ErrNotFound) {
 		// Spend the same time as a real check, so names cannot be probed.
-		_, _ = checkPassword(password, dummyHash(s.opts.Argon2))
+		_, _ = checkPassword(password, s.dummyHash())
 		return Tokens{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -157,7 +162,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Tokens,
 	}
 	now := s.now()
 	if u.PasswordHash == nil || u.Status != StatusActive || (u.LockedUntil != nil && u.LockedUntil.After(now)) {
-		_, _ = checkPassword(password, dummyHash(s.opts.Argon2))
+		_, _ = checkPassword(password, s.dummyHash())
 		return Tokens{}, ErrBadCredentials
 	}
 	ok, err := checkPassword(password, *u.PasswordHash)
@@ -187,17 +192,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (Tokens,
 	return s.issue(ctx, p, uuid.Must(uuid.NewV7()))
 }
 
-var dummy struct {
-	hash string
-	p    Argon2
-}
-
-func dummyHash(p Argon2) string {
-	if dummy.hash == "" || dummy.p != p {
-		h, _ := hashPassword("not a password", p)
-		dummy.hash, dummy.p = h, p
-	}
-	return dummy.hash
+// dummyHash is a hash of the service's cost to check failed logins
+// against, so that an unknown name costs what a wrong password does.
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy, _ = hashPassword("not a password", s.opts.Argon2) })
+	return s.dummy
 }
 
 // principalOf turns a user row into a principal, refusing users of an
@@ -372,23 +371,69 @@ func (s *Service) Authenticate(ctx context.Context, header string) (Principal, e
 }
 
 func (s *Service) platformToken(ctx context.Context, tok string) (Principal, error) {
-	var c accessClaims
-	if _, err := s.parser.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.pub, nil }); err != nil {
-		return Principal{}, ErrUnauthenticated
-	}
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return Principal{}, ErrUnauthenticated
-	}
-	p := Principal{UserID: id, Username: c.Name, DisplayName: c.Display, Kind: c.Kind, TenantCode: c.TenantCode, Via: "password"}
-	if c.TenantID != "" {
-		if p.TenantID, err = uuid.Parse(c.TenantID); err != nil {
+	key := sha256.Sum256([]byte(tok))
+	p, ok := s.verified.get(key, s.now())
+	if !ok {
+		var c accessClaims
+		if _, err := s.parser.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.pub, nil }); err != nil {
 			return Principal{}, ErrUnauthenticated
 		}
+		id, err := uuid.Parse(c.Subject)
+		if err != nil {
+			return Principal{}, ErrUnauthenticated
+		}
+		p = Principal{UserID: id, Username: c.Name, DisplayName: c.Display, Kind: c.Kind, TenantCode: c.TenantCode, Via: "password"}
+		if c.TenantID != "" {
+			if p.TenantID, err = uuid.Parse(c.TenantID); err != nil {
+				return Principal{}, ErrUnauthenticated
+			}
+		}
+		s.verified.put(key, p, c.ExpiresAt.Time) // the parser requires exp
+	}
+	if p.TenantID != uuid.Nil {
 		t, err := s.tenants.ByID(ctx, p.TenantID)
 		if err != nil || t.Status == tenancy.StatusArchived {
 			return Principal{}, ErrUnauthenticated
 		}
 	}
 	return p, nil
+}
+
+// verifiedTokens remembers the platform tokens whose signature and claims
+// were verified, keyed by the token's SHA-256, until they expire. Verifying
+// an Ed25519 signature is most of an authenticated request's CPU, and a
+// client presents the same token for its whole life. Only the signature and
+// the claims are remembered: the region's status and the user's (disabled)
+// are still checked on every request.
+type verifiedTokens struct {
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]verifiedToken
+}
+
+type verifiedToken struct {
+	principal Principal
+	expires   time.Time
+}
+
+// maxVerified bounds the cache (about 250 bytes an entry); when full it
+// starts over.
+const maxVerified = 50_000
+
+func (c *verifiedTokens) get(key [sha256.Size]byte, now time.Time) (Principal, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return Principal{}, false
+	}
+	return e.principal, true
+}
+
+func (c *verifiedTokens) put(key [sha256.Size]byte, p Principal, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxVerified {
+		c.entries = make(map[[sha256.Size]byte]verifiedToken)
+	}
+	c.entries[key] = verifiedToken{principal: p, expires: expires}
 }
