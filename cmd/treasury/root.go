@@ -20,7 +20,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &app.ConfigError{Msg: err.Error()}
 	})
-	root.AddCommand(newServe(), newMigrate(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newBench(), newVersion())
 	return root
 }
 

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/socialtreasury/treasury/core/app"
+	"github.com/socialtreasury/treasury/core/app/bench"
+)
+
+func newBench() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run an end-to-end benchmark and print its BENCH line",
+		Long: "Run an end-to-end benchmark on a scratch database: embedded SQLite in a temporary directory, or with\n" +
+			"--database-url a database created for the run on that PostgreSQL server (as a role that may create\n" +
+			"databases and roles), migrated as that role, used through an unprivileged app role made for the run, and\n" +
+			"dropped with the role afterwards, also on failure or interruption. Ours and the baseline are measured in\n" +
+			"alternating rounds (A/B/A/B); human lines come first, then one line starting BENCH.\n" +
+			"The TREASURY_* environment variables are not read: a benchmark never touches a configured database.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newBenchAuthz(), newBenchAPI())
+	return cmd
+}
+
+func commonBenchFlags(fs *pflag.FlagSet, c *bench.Common) {
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL server to create the scratch database on (a role that may create databases and roles); empty: embedded SQLite")
+	fs.Float64Var(&c.Seconds, "seconds", c.Seconds, "seconds each side (ours, baseline) is measured for, split into --rounds rounds")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds per side, alternated ours/baseline")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the synthetic data and the request sequence")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the first round of ours to this file (go tool pprof -top FILE)")
+}
+
+func newBenchAuthz() *cobra.Command {
+	o := bench.DefaultAuthz()
+	cmd := &cobra.Command{
+		Use:   "authz",
+		Short: "Per-request authorization decisions: the compiled snapshot against uncached Casbin",
+		Long: "Measure each authorization decision. --users region users are spread evenly over --tenants regions\n" +
+			"(access-control domains 01, 02, …), each with one role in its home region; one federal user per hundred\n" +
+			"region users (at least 2, at most 20) comes on top, and every region delegates one measure to the\n" +
+			"federal operator (a third of the periods past, a third current, a third future). 65,536 requests are\n" +
+			"drawn from --seed: nine in ten by region users, mostly in their home region. Ours is Authorizer.Allowed\n" +
+			"(the compiled snapshot), the baseline Authorizer.Enforce (Casbin, uncached) on the same sequence, each\n" +
+			"call timed, while --changes-per-second role changes go through SetTenantRoles (write, version bump,\n" +
+			"reload) in the background during both. Afterwards both must agree on the first 2,000 requests.\n\n" +
+			"BENCH name=authz db=… tenants=… users=… n=<our decisions> ours_p50_us ours_p99_us baseline_p50_us\n" +
+			"baseline_p99_us ratio=<ours_p50/baseline_p50> changes=<role changes applied> errors=<failed changes,\n" +
+			"Casbin errors and disagreements>",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = app.NewLogger(os.Stderr, "warn", "text")
+			_, err := bench.Authz(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	commonBenchFlags(fs, &o.Common)
+	fs.IntVar(&o.Tenants, "tenants", o.Tenants, "regions")
+	fs.IntVar(&o.Users, "users", o.Users, "region users in all, spread evenly over the regions (federal users come on top)")
+	fs.Float64Var(&o.ChangesPerSecond, "changes-per-second", o.ChangesPerSecond, "role changes per second made while measuring")
+	return cmd
+}
+
+func newBenchAPI() *cobra.Command {
+	o := bench.DefaultAPI()
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "GET /api/v1/me through the whole platform over loopback HTTP",
+		Long: "Start the whole platform in-process on 127.0.0.1:0 (the regions 01–10 with a user of every region role,\n" +
+			"a federal administrator and auditor), log a specialist of region 01 in over HTTP (or, with --auth apikey,\n" +
+			"use an API key of a service account of region 01), and drive GET /api/v1/me with --conns keep-alive\n" +
+			"connections from a load generator in the same process. The baseline is the same load against a bare Fiber\n" +
+			"app on another loopback port answering the same body statically: the HTTP stack's limit on this machine.\n" +
+			"Any answer but 200 is an error.\n\n" +
+			"BENCH name=api db=… [auth=apikey] conns=… seconds=… n=<our requests> rate_per_s p50_ms p99_ms\n" +
+			"errors=<ours and baseline> baseline_rate_per_s ratio=<baseline_rate/ours_rate>",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = app.NewLogger(os.Stderr, "warn", "text")
+			_, err := bench.API(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	commonBenchFlags(fs, &o.Common)
+	fs.IntVar(&o.Conns, "conns", o.Conns, "concurrent keep-alive connections, one request in flight on each")
+	fs.StringVar(&o.Auth, "auth", o.Auth, "how the caller authenticates: password (a platform access token) or apikey")
+	return cmd
+}
