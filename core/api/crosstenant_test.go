@@ -2,11 +2,8 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -68,7 +65,7 @@ func TestCrossTenantRandomized(t *testing.T) {
 							op = ops[rng.IntN(len(ops))]
 						}
 						req := victim.request(rng, op, region)
-						r, err := xtDo(p.Server, c.token, op.method, req.path, req.body, req.headers...)
+						r, err := p.Try(c.token, op.method, req.path, req.body, req.headers...)
 						if err != nil {
 							t.Errorf("%s %s: %v", op.method, req.path, err)
 							continue
@@ -359,33 +356,4 @@ func (v *xtVictim) stillWorks() {
 			v.t.Errorf("delegation measure:xt16-%d of region 16 is no longer in force: %s", i, me)
 		}
 	}
-}
-
-// xtDo is apptest's Do without t.Fatal, for use from several goroutines.
-func xtDo(srv *api.Server, token, method, path string, body any, headers ...string) (apptest.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return apptest.Response{}, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := srv.App().Test(req, -1)
-	if err != nil {
-		return apptest.Response{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	return apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, err
 }

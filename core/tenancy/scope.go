@@ -84,27 +84,37 @@ func tenant(ctx context.Context) (uuid.UUID, error) {
 	return tid, nil
 }
 
-func (s *Scope) where(db *gorm.DB) {
+// scoped returns the tenant a statement on a tenant-owned table must stay
+// in; false when the statement is not one, or is refused (the error is set).
+func (s *Scope) scoped(db *gorm.DB) (uuid.UUID, bool) {
 	if db.Error != nil || !s.owned(db.Statement) {
-		return
+		return uuid.Nil, false
 	}
 	tid, err := tenant(db.Statement.Context)
 	if err != nil {
 		_ = db.AddError(err)
+		return uuid.Nil, false
+	}
+	return tid, true
+}
+
+func (s *Scope) where(db *gorm.DB) {
+	tid, ok := s.scoped(db)
+	if !ok {
 		return
 	}
+	addWhere(db, tid)
+}
+
+func addWhere(db *gorm.DB, tid uuid.UUID) {
 	db.Statement.AddClause(clause.Where{Exprs: []clause.Expression{
 		clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: column}, Value: tid},
 	}})
 }
 
 func (s *Scope) update(db *gorm.DB) {
-	if db.Error != nil || !s.owned(db.Statement) {
-		return
-	}
-	tid, err := tenant(db.Statement.Context)
-	if err != nil {
-		_ = db.AddError(err)
+	tid, ok := s.scoped(db)
+	if !ok {
 		return
 	}
 	// Moving a row to another tenant is never an update.
@@ -112,16 +122,12 @@ func (s *Scope) update(db *gorm.DB) {
 		_ = db.AddError(err)
 		return
 	}
-	s.where(db)
+	addWhere(db, tid)
 }
 
 func (s *Scope) create(db *gorm.DB) {
-	if db.Error != nil || !s.owned(db.Statement) {
-		return
-	}
-	tid, err := tenant(db.Statement.Context)
-	if err != nil {
-		_ = db.AddError(err)
+	tid, ok := s.scoped(db)
+	if !ok {
 		return
 	}
 	stmt := db.Statement

@@ -180,6 +180,16 @@ func (r Response) JSON(t testing.TB) map[string]any {
 // or []byte; headers come in name, value pairs; a token "" sends none.
 func (p *Platform) Do(token, method, path string, body any, headers ...string) Response {
 	p.T.Helper()
+	r, err := p.Try(token, method, path, body, headers...)
+	if err != nil {
+		p.T.Fatal(err)
+	}
+	return r
+}
+
+// Try is Do returning its error instead of failing the test, for use from
+// goroutines other than the test's.
+func (p *Platform) Try(token, method, path string, body any, headers ...string) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -188,7 +198,10 @@ func (p *Platform) Do(token, method, path string, body any, headers ...string) R
 	case []byte:
 		rd = bytes.NewReader(b)
 	default:
-		raw, _ := json.Marshal(b)
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return Response{}, err
+		}
 		rd = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequest(method, path, rd)
@@ -203,11 +216,11 @@ func (p *Platform) Do(token, method, path string, body any, headers ...string) R
 	}
 	resp, err := p.Server.App().Test(req, -1)
 	if err != nil {
-		p.T.Fatal(err)
+		return Response{}, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	raw, err := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, err
 }
 
 // Expect fails the test unless r has the status; an error must be
