@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/page"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -97,7 +98,11 @@ func (d *Delegations) Grant(ctx context.Context, dom string, n NewDelegation, by
 		if overlapping > 0 {
 			return fault.Conflictf("%s is already delegated; revoke that delegation first", n.Object)
 		}
-		return tx.Create(&dl).Error
+		if err := tx.Create(&dl).Error; err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.Record{Actor: by, Action: "delegation.grant", ObjectType: "delegation",
+			ObjectID: dl.ID.String(), Detail: delegationDetail(dl)})
 	})
 	if err != nil {
 		return Delegation{}, err
@@ -122,8 +127,12 @@ func (d *Delegations) Revoke(ctx context.Context, dom string, id, by uuid.UUID) 
 		}
 		now := time.Now().UTC()
 		dl.RevokedAt, dl.RevokedBy = &now, &by
-		return tx.Model(&Delegation{}).Where("id = ?", id).
-			Updates(map[string]any{"revoked_at": now, "revoked_by": by}).Error
+		if err := tx.Model(&Delegation{}).Where("id = ?", id).
+			Updates(map[string]any{"revoked_at": now, "revoked_by": by}).Error; err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.Record{Actor: by, Action: "delegation.revoke", ObjectType: "delegation",
+			ObjectID: dl.ID.String(), Detail: delegationDetail(dl)})
 	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return dl, fault.NotFoundf("delegation %s", id)
@@ -151,6 +160,15 @@ func (d *Delegations) List(ctx context.Context, p page.Request) ([]Delegation, s
 	}
 	ds, next := page.Trim(ds, p.Limit, func(x Delegation) uuid.UUID { return x.ID })
 	return ds, next, nil
+}
+
+// delegationDetail is a delegation's audit detail: what, for when.
+func delegationDetail(d Delegation) string {
+	to := DateString(d.ValidTo)
+	if to == "" {
+		to = "open"
+	}
+	return "object=" + d.Object + " valid_from=" + DateString(&d.ValidFrom) + " valid_to=" + to
 }
 
 // DateString renders a civil date as YYYY-MM-DD ("" for none).

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/socialtreasury/treasury/core/access"
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -57,6 +58,11 @@ func (s *Server) guard(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	c := context.WithValue(ctx.Context(), principalKey{}, p)
+	// Audit records the request causes name the caller and its purpose.
+	c = audit.WithActor(c, p.UserID, p.Username)
+	if purpose := ctx.Header(headerPurpose); purpose != "" {
+		c = audit.WithPurpose(c, strings.Clone(purpose)) // outlives Fiber's buffer
+	}
 	if perm.Authenticated {
 		next(huma.WithContext(ctx, c))
 		return

@@ -267,6 +267,7 @@ var azBuilders = map[string]func(e *azEnv, tmpl, region string) azReq{
 	"listUsers":        azPlain,
 	"listAPIKeys":      azPlain,
 	"listDelegations":  azPlain,
+	"listAuditRecords": azPlain,
 	"createTenant": func(e *azEnv, tmpl, _ string) azReq {
 		code := fmt.Sprintf("%02d", 20+e.next()%40) // 20..59: never 66 or 16
 		for {

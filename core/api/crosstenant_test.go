@@ -256,6 +256,12 @@ func newXTVictim(t *testing.T, p *apptest.Platform) *xtVictim {
 		}), 201))
 	}
 	v.secret = append(v.secret, "xt16-note", "measure:xt16-")
+	for i := 0; i < 3; i++ {
+		add("overlay", apptest.Expect(t, p.Do(v.admin, "POST", base+"/directories/recipient_categories/entries", map[string]any{
+			"code": fmt.Sprintf("xt16-cat-%d", i), "name": fmt.Sprintf("xt16-категория-%d", i), "effective_from": "2024-01-01",
+		}), 201))
+	}
+	v.secret = append(v.secret, "xt16-cat-", "xt16-категория-")
 	tn, err := p.Tenants.ByCode(t.Context(), azOther)
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +288,7 @@ func (v *xtVictim) request(rng *rand.Rand, op xtOp, region string) xtRequest {
 	if tag == "" {
 		tag = `"1"`
 	}
-	r := xtRequest{path: strings.NewReplacer("{tenant}", region, "{id}", id).Replace(op.tmpl)}
+	r := xtRequest{path: strings.NewReplacer("{tenant}", region, "{id}", id, "{code}", "recipient_categories").Replace(op.tmpl)}
 	switch op.id {
 	case "updateAgency":
 		r.body, r.headers = map[string]any{"name": "захват", "short_name": "захват"}, []string{"If-Match", tag}
@@ -298,6 +304,8 @@ func (v *xtVictim) request(rng *rand.Rand, op xtOp, region string) xtRequest {
 		}
 	case "createAPIKey":
 		r.body = map[string]any{"user_id": id, "name": "захват"}
+	case "updateRegionDirectoryEntry":
+		r.body, r.headers = map[string]any{"name": "захват", "effective_to": "2024-01-01"}, []string{"If-Match", tag}
 	}
 	return r
 }
@@ -331,7 +339,7 @@ func (v *xtVictim) snapshot() map[string]string {
 func xtRegionState(t *testing.T, p *apptest.Platform, token, region string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, list := range []string{"agencies", "users", "api-keys", "delegations"} {
+	for _, list := range []string{"agencies", "users", "api-keys", "delegations", "directories/recipient_categories/entries"} {
 		path := "/api/v1/tenants/" + region + "/" + list + "?limit=1000"
 		out[path] = string(apptest.Expect(t, p.Do(token, "GET", path, nil), 200).Body)
 	}

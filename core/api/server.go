@@ -14,7 +14,9 @@ import (
 
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
@@ -26,6 +28,8 @@ type Deps struct {
 	Auth        *auth.Service
 	Access      *access.Authorizer
 	Delegations *access.Delegations
+	Directories *directory.Service
+	Audit       *audit.Trail
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error
@@ -103,6 +107,8 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerUsers()
 	s.registerAPIKeys()
 	s.registerDelegations()
+	s.registerDirectories()
+	s.registerAudit()
 	s.registerDocs()
 	s.registerMetrics()
 	return s, nil

@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/socialtreasury/treasury/core/access"
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/page"
@@ -172,7 +174,23 @@ func (s *Server) registerUsers() {
 		if err := v.Err(); err != nil {
 			return nil, s.problem(ctx, err)
 		}
-		if err := s.deps.Access.SetTenantRoles(ctx, u.ID, in.Tenant, dedupe(in.Body.Roles)); err != nil {
+		roles := dedupe(in.Body.Roles)
+		// Casbin writes policies in transactions of its own, so the record
+		// cannot share one with the change: it is written first (no record,
+		// no change), and a failure to apply is recorded after it.
+		rec := audit.Record{Action: "role.set", ObjectType: "user", ObjectID: u.ID.String(),
+			Detail: "roles=" + strings.Join(roles, ",") + " was=" + strings.Join(s.deps.Access.TenantRoles(u.ID, in.Tenant), ",")}
+		if s.deps.Audit == nil {
+			return nil, huma.Error500InternalServerError("the audit trail is not configured")
+		}
+		if err := s.deps.Audit.Log(ctx, rec); err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		if err := s.deps.Access.SetTenantRoles(ctx, u.ID, in.Tenant, roles); err != nil {
+			rec.Outcome = audit.OutcomeFailure
+			if lerr := s.deps.Audit.Log(context.WithoutCancel(ctx), rec); lerr != nil {
+				s.log.ErrorContext(ctx, "recording a failed role change", "error", lerr.Error())
+			}
 			return nil, s.problem(ctx, err)
 		}
 		return &userResponse{ETag: etag(u.Version), Body: s.userOut(u, in.Tenant)}, nil

@@ -18,7 +18,10 @@ import (
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/api"
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/pdcrypt"
 	"github.com/socialtreasury/treasury/core/reqid"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -61,6 +64,9 @@ type Platform struct {
 	Access      *access.Authorizer
 	Auth        *auth.Service
 	Delegations *access.Delegations
+	Directories *directory.Service
+	Crypt       *pdcrypt.Service
+	Audit       *audit.Trail
 	Server      *api.Server
 	Registry    *prometheus.Registry
 	migrator    *store.Migrator
@@ -127,6 +133,11 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	p.Delegations = access.NewDelegations(p.DB.Gorm, p.Access)
+	p.Directories = directory.NewService(p.DB.Gorm)
+	if p.Crypt, err = personalData(ctx, cfg, p.DB, p.log); err != nil {
+		return err
+	}
+	p.Audit = audit.New(p.DB.Gorm, audit.Options{Logger: p.log})
 	key, err := signingKey(cfg, p.log)
 	if err != nil {
 		return err
@@ -153,8 +164,8 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	)
 	p.Server, err = api.New(api.Deps{
 		Tenants: p.TenantCache, TenantAdmin: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
-		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations,
-		Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
+		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations, Directories: p.Directories,
+		Audit: p.Audit, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -253,6 +264,12 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		demo.Print(out, url)
 	}
 	go p.Access.Watch(ctx, cfg.PolicyPoll)
+	// The audit chainer stops after the server has drained its requests, and
+	// chains what they committed before the database closes.
+	actx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	auditDone := make(chan struct{})
+	go func() { p.Audit.Run(actx); close(auditDone) }()
+	defer func() { stopAudit(); <-auditDone }()
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "dialect", string(p.DB.Dialect), "version", BuildVersion())
 	err = p.Server.Serve(ctx, ln, cfg.ShutdownTimeout)
 	log.InfoContext(context.Background(), "stopped")

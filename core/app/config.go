@@ -59,6 +59,10 @@ type Config struct {
 	PolicyPoll         time.Duration
 	// PasswordCost overrides argon2id's cost (tests); zero is the default.
 	PasswordCost auth.Argon2
+
+	// PreviousEncryptionKeyFile unwraps (never wraps) region keys during a
+	// master key rotation (docs/personal-data.md).
+	PreviousEncryptionKeyFile string
 }
 
 // DatabaseFlags registers the flags every database-using command shares.
@@ -77,7 +81,8 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
 	fs.BoolVar(&c.Demo, "demo", false, "create the demo regions, users and data (idempotent)")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply migrations on start; refuse to start if any are pending")
-	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the 32-byte master key for personal data (raw, hex or base64)")
+	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the 32-byte master key for personal data (raw, hex or base64); default: generated into the data dir — replicas need one shared file")
+	fs.StringVar(&c.PreviousEncryptionKeyFile, "previous-encryption-key-file", "", "the master key being rotated away from: it still unwraps region keys, never wraps new ones")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "longest time to read a request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "longest time to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive connections close after this idle time")
@@ -200,6 +205,14 @@ func (c *Config) Validate() error {
 	if c.EncryptionKeyFile != "" {
 		if _, err := ReadKeyFile(c.EncryptionKeyFile); err != nil {
 			return configErrorf("--encryption-key-file: %v", err)
+		}
+	}
+	if c.PreviousEncryptionKeyFile != "" {
+		if c.EncryptionKeyFile == "" {
+			return configErrorf("--previous-encryption-key-file goes with --encryption-key-file")
+		}
+		if _, err := ReadKeyFile(c.PreviousEncryptionKeyFile); err != nil {
+			return configErrorf("--previous-encryption-key-file: %v", err)
 		}
 	}
 	return nil

@@ -11,6 +11,10 @@ import (
 
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/audit"
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/pdcrypt"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -36,6 +40,41 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		s := func(v string) *string { return &v }
 		_, err := agency.NewService(db).Create(ctx, agency.Fields{
 			OSZCode: s(fmt.Sprintf("TEST.%06d", n)), Name: s("Орган"), INN: s("7707083893"), OKTMO: s("65701000"),
+		})
+		return err
+	},
+	"tenant_keys": func(ctx context.Context, db *gorm.DB, n int) error {
+		m, err := pdcrypt.NewMasterKey(make([]byte, pdcrypt.KeySize))
+		if err != nil {
+			return err
+		}
+		svc, err := pdcrypt.New(db, m, pdcrypt.Options{})
+		if err != nil {
+			return err
+		}
+		_, err = svc.Seal(ctx, []byte("isolation"), nil)
+		return err
+	},
+	"audit_pending": func(ctx context.Context, db *gorm.DB, n int) error {
+		return audit.New(db, audit.Options{}).Log(ctx, audit.Record{Action: "isolation.seed"})
+	},
+	"audit_records": func(ctx context.Context, db *gorm.DB, n int) error {
+		tr := audit.New(db, audit.Options{})
+		if err := tr.Log(ctx, audit.Record{Action: "isolation.seed"}); err != nil {
+			return err
+		}
+		return tr.Flush(ctx)
+	},
+	"audit_heads": func(ctx context.Context, db *gorm.DB, n int) error {
+		tr := audit.New(db, audit.Options{})
+		if err := tr.Log(ctx, audit.Record{Action: "isolation.seed"}); err != nil {
+			return err
+		}
+		return tr.Flush(ctx)
+	},
+	"directory_overlay_entries": func(ctx context.Context, db *gorm.DB, n int) error {
+		_, err := directory.NewService(db).RegionCreate(ctx, "recipient_categories", directory.Fields{
+			Code: fmt.Sprintf("isolation-%d", n), Name: "Региональная категория", EffectiveFrom: civil.MustParse("2026-01-01"),
 		})
 		return err
 	},

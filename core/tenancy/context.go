@@ -21,6 +21,7 @@ type ctxKey int
 const (
 	tenantKey ctxKey = iota
 	boundKey
+	hooksKey
 )
 
 // WithTenant returns a context that acts for the tenant.

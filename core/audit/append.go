@@ -1,0 +1,108 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Append writes a record of the context's region in tx, the tenancy.Tx of
+// the audited work: it is committed with that work or not at all, and an
+// error here must fail the work (fail closed). The record is chained soon
+// after the commit by the running Trail of the same database (and in any
+// case before Flush, Verify or Read return).
+func Append(ctx context.Context, tx *gorm.DB, r Record) error {
+	if tx == nil {
+		return errors.New("audit: Append needs the transaction of the audited work")
+	}
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return tenancy.ErrNoTenant
+	}
+	r, err := r.complete(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	row := pendingRow{
+		TenantID: tid, ID: uuid.Must(uuid.NewV7()), At: r.At, Actor: actorPtr(r.Actor), ActorName: r.ActorName,
+		Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Purpose: r.Purpose,
+		RequestID: r.RequestID, Outcome: r.Outcome, Detail: r.Detail,
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return fmt.Errorf("audit: writing the record: %w", err)
+	}
+	pool := poolOf(tx)
+	tenancy.AfterTx(tx, func(committed bool) {
+		if committed {
+			kick(pool, tid)
+		}
+	})
+	return nil
+}
+
+// The running trails, by the connection pool of their database — which
+// every session and transaction made from it names in its configuration: a
+// commit wakes the chainer of its own database.
+var running = struct {
+	sync.RWMutex
+	m map[any][]*Trail
+}{m: map[any][]*Trail{}}
+
+// poolOf is the identity of a handle's database: its root connection pool,
+// when that is a pointer (as *sql.DB and the SQLite pool are); nil otherwise,
+// and then commits wake nobody and the sweep finds the records.
+func poolOf(db *gorm.DB) any {
+	if db == nil || db.Config == nil || db.Config.ConnPool == nil {
+		return nil
+	}
+	if reflect.TypeOf(db.Config.ConnPool).Kind() != reflect.Pointer {
+		return nil
+	}
+	return db.Config.ConnPool
+}
+
+func register(t *Trail) {
+	if poolOf(t.db) == nil {
+		return
+	}
+	running.Lock()
+	running.m[poolOf(t.db)] = append(running.m[poolOf(t.db)], t)
+	running.Unlock()
+}
+
+func unregister(t *Trail) {
+	running.Lock()
+	defer running.Unlock()
+	ts := running.m[poolOf(t.db)]
+	for i, x := range ts {
+		if x == t {
+			ts = append(ts[:i:i], ts[i+1:]...)
+			break
+		}
+	}
+	if len(ts) == 0 {
+		delete(running.m, poolOf(t.db))
+	} else {
+		running.m[poolOf(t.db)] = ts
+	}
+}
+
+func kick(pool any, tid uuid.UUID) {
+	if pool == nil {
+		return
+	}
+	running.RLock()
+	ts := running.m[pool]
+	running.RUnlock()
+	for _, t := range ts {
+		t.mark(tid)
+	}
+}
