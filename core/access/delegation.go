@@ -149,11 +149,7 @@ func (d *Delegations) Revoke(ctx context.Context, dom string, id, by uuid.UUID) 
 func (d *Delegations) List(ctx context.Context, p page.Request) ([]Delegation, string, error) {
 	var ds []Delegation
 	err := tenancy.Tx(ctx, d.db, func(tx *gorm.DB) error {
-		q := tx.Order("id").Limit(p.Limit + 1)
-		if p.After != uuid.Nil {
-			q = q.Where("id > ?", p.After)
-		}
-		return q.Find(&ds).Error
+		return p.Scope(tx).Find(&ds).Error
 	})
 	if err != nil {
 		return nil, "", err

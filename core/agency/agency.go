@@ -104,11 +104,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Agency, error) {
 func (s *Service) List(ctx context.Context, p page.Request) ([]Agency, string, error) {
 	var as []Agency
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		q := tx.Order("id").Limit(p.Limit + 1)
-		if p.After != uuid.Nil {
-			q = q.Where("id > ?", p.After)
-		}
-		return q.Find(&as).Error
+		return p.Scope(tx).Find(&as).Error
 	})
 	if err != nil {
 		return nil, "", err

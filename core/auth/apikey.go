@@ -83,12 +83,8 @@ func nilIfZero(id uuid.UUID) *uuid.UUID {
 // ListKeys pages through the keys of the region's service accounts.
 func (s *Service) ListKeys(ctx context.Context, tenant uuid.UUID, p page.Request) ([]APIKey, string, error) {
 	var ks []APIKey
-	q := s.db.WithContext(ctx).Where("user_id IN (?)", scopeTenant(s.db.Model(&User{}).Select("id"), tenant)).
-		Order("id").Limit(p.Limit + 1)
-	if p.After != uuid.Nil {
-		q = q.Where("id > ?", p.After)
-	}
-	if err := q.Find(&ks).Error; err != nil {
+	q := s.db.WithContext(ctx).Where("user_id IN (?)", scopeTenant(s.db.Model(&User{}).Select("id"), tenant))
+	if err := p.Scope(q).Find(&ks).Error; err != nil {
 		return nil, "", err
 	}
 	ks, next := page.Trim(ks, p.Limit, func(k APIKey) uuid.UUID { return k.ID })

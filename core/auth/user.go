@@ -141,11 +141,7 @@ func (s *Service) UserByName(ctx context.Context, username string) (User, error)
 // ListUsers pages through the region's (or the federal) users.
 func (s *Service) ListUsers(ctx context.Context, tenant uuid.UUID, p page.Request) ([]User, string, error) {
 	var us []User
-	q := scopeTenant(s.db.WithContext(ctx), tenant).Order("id").Limit(p.Limit + 1)
-	if p.After != uuid.Nil {
-		q = q.Where("id > ?", p.After)
-	}
-	if err := q.Find(&us).Error; err != nil {
+	if err := p.Scope(scopeTenant(s.db.WithContext(ctx), tenant)).Find(&us).Error; err != nil {
 		return nil, "", err
 	}
 	us, next := page.Trim(us, p.Limit, func(u User) uuid.UUID { return u.ID })

@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 const (
@@ -116,4 +117,14 @@ func TrimKey[T any](rows []T, limit int, key func(T) []string) ([]T, string) {
 	}
 	rows = rows[:limit]
 	return rows, KeyCursor(key(rows[len(rows)-1])...)
+}
+
+// Scope orders a query by id and bounds it to the page, fetching one row
+// more than the limit so that Trim can tell whether another page follows.
+func (r Request) Scope(q *gorm.DB) *gorm.DB {
+	q = q.Order("id").Limit(r.Limit + 1)
+	if r.After != uuid.Nil {
+		q = q.Where("id > ?", r.After)
+	}
+	return q
 }

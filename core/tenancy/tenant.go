@@ -163,11 +163,7 @@ func (t Tenant) Writable() bool { return t.Status == StatusOnboarding || t.Statu
 // List pages through the regions in creation order.
 func (s *Service) List(ctx context.Context, p page.Request) ([]Tenant, string, error) {
 	var ts []Tenant
-	q := s.db.WithContext(ctx).Order("id").Limit(p.Limit + 1)
-	if p.After != uuid.Nil {
-		q = q.Where("id > ?", p.After)
-	}
-	if err := q.Find(&ts).Error; err != nil {
+	if err := p.Scope(s.db.WithContext(ctx)).Find(&ts).Error; err != nil {
 		return nil, "", err
 	}
 	ts, cursor := page.Trim(ts, p.Limit, func(t Tenant) uuid.UUID { return t.ID })
