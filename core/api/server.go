@@ -17,6 +17,7 @@ import (
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
@@ -30,6 +31,7 @@ type Deps struct {
 	Delegations *access.Delegations
 	Directories *directory.Service
 	Audit       *audit.Trail
+	Persons     *registry.Service
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error
@@ -109,6 +111,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerDelegations()
 	s.registerDirectories()
 	s.registerAudit()
+	s.registerPersons()
 	s.registerDocs()
 	s.registerMetrics()
 	return s, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/pdcrypt"
+	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/reqid"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -67,6 +68,7 @@ type Platform struct {
 	Directories *directory.Service
 	Crypt       *pdcrypt.Service
 	Audit       *audit.Trail
+	Persons     *registry.Service
 	Server      *api.Server
 	Registry    *prometheus.Registry
 	migrator    *store.Migrator
@@ -138,6 +140,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	p.Audit = audit.New(p.DB.Gorm, audit.Options{Logger: p.log})
+	p.Persons = registry.NewService(p.DB.Gorm, p.Crypt, directoryCodes{p.Directories}, registry.Options{})
 	key, err := signingKey(cfg, p.log)
 	if err != nil {
 		return err
@@ -165,7 +168,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	p.Server, err = api.New(api.Deps{
 		Tenants: p.TenantCache, TenantAdmin: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
 		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations, Directories: p.Directories,
-		Audit: p.Audit, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
+		Audit: p.Audit, Persons: p.Persons, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,

@@ -68,6 +68,12 @@ func WithActor(ctx context.Context, id uuid.UUID, name string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor{id: id, name: name})
 }
 
+// ActorFrom returns the actor a context names (uuid.Nil: none).
+func ActorFrom(ctx context.Context) uuid.UUID {
+	a, _ := ctx.Value(actorKey{}).(actor)
+	return a.id
+}
+
 // WithPurpose returns a context whose records carry this purpose by default.
 func WithPurpose(ctx context.Context, purpose string) context.Context {
 	return context.WithValue(ctx, purposeKey{}, purpose)

@@ -39,6 +39,16 @@ func (v *Invalid) Add(field, message string, value any) {
 	v.Fields = append(v.Fields, FieldError{Field: field, Message: message, Value: value})
 }
 
+// Has reports whether a field was already reported.
+func (v *Invalid) Has(field string) bool {
+	for _, f := range v.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // Err returns nil when nothing was added, so a validator ends with `return v.Err()`.
 func (v *Invalid) Err() error {
 	if v == nil || len(v.Fields) == 0 {

@@ -1,0 +1,194 @@
+package registry
+
+import (
+	"context"
+	"slices"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/facts"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// IncomeWindowMonths is the window of the per-capita income a card shows:
+// the twelve whole months before the month of its date.
+const IncomeWindowMonths = 12
+
+// Relative is a person a card's subject is related to, as of the card's date.
+type Relative struct {
+	Relation   Relation
+	Kind       string // the kind seen from the subject: "child" means the relative is its child
+	ID         uuid.UUID
+	FamilyName string
+	FirstName  string
+	Patronymic string
+	BirthDate  civil.Date
+	DeathDate  *civil.Date
+}
+
+// Card is everything the registry knows of a person as of a date: the
+// facts in force then, the incomes of the window before it, and what the
+// rules engine derives from them.
+type Card struct {
+	Person       Person
+	AsOf         civil.Date
+	Age          int
+	Alive        bool
+	Relatives    []Relative
+	Household    []uuid.UUID
+	Incomes      []Income // the subject's, over the income window
+	Disabilities []Disability
+	Categories   []Category
+	PerCapita    facts.PerCapita
+}
+
+// Card assembles a person's card as of a date (audited as person.card).
+func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card, error) {
+	counted, err := s.codeSet(ctx, DirIncomes)
+	if err != nil {
+		return Card{}, err
+	}
+	var c Card
+	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		p, _, err := loadPerson(ctx, tx, k, id)
+		if err != nil {
+			return err
+		}
+		rec, rels, err := loadRecord(tx, id, asOf)
+		if err != nil {
+			return err
+		}
+		c = Card{Person: p, AsOf: asOf, Alive: rec.AliveAt(id, asOf)}
+		c.Age, _ = rec.AgeAt(id, asOf)
+		c.Household = rec.Household(asOf)
+		c.PerCapita = rec.PerCapitaIncome(asOf, IncomeWindowMonths, 0, func(kind string) bool { return counted == nil || counted[kind] })
+		for _, r := range rels.relations {
+			other, kind := r.RelativeID, r.Kind
+			if r.PersonID != id {
+				other, kind = r.PersonID, inverseKind(r.Kind)
+			}
+			o := rels.persons[other]
+			c.Relatives = append(c.Relatives, Relative{Relation: r, Kind: kind, ID: other, FamilyName: o.FamilyName,
+				FirstName: o.FirstName, Patronymic: o.Patronymic, BirthDate: o.BirthDate, DeathDate: o.DeathDate})
+		}
+		from, to := facts.IncomeWindow(asOf, IncomeWindowMonths, 0)
+		for _, in := range rels.incomes {
+			if in.PersonID == id && in.Month >= from.String() && in.Month <= to.String() {
+				c.Incomes = append(c.Incomes, in)
+			}
+		}
+		for _, d := range rels.disabilities {
+			if d.PersonID == id && within(asOf, d.ValidFrom, d.ValidTo) {
+				c.Disabilities = append(c.Disabilities, d)
+			}
+		}
+		for _, cat := range rels.categories {
+			if cat.PersonID == id && within(asOf, cat.ValidFrom, cat.ValidTo) {
+				c.Categories = append(c.Categories, cat)
+			}
+		}
+		return record(ctx, tx, "person.card", id, "as_of="+asOf.String())
+	})
+	return c, err
+}
+
+func within(d, from civil.Date, to *civil.Date) bool {
+	return !d.Before(from) && (to == nil || !d.After(*to))
+}
+
+var inverses = map[string]string{
+	"spouse": "spouse", "parent": "child", "child": "parent", "adoptive_parent": "adopted_child",
+	"adopted_child": "adoptive_parent", "guardian": "ward", "ward": "guardian", "stepparent": "stepchild",
+	"stepchild": "stepparent", "sibling": "sibling", "grandparent": "grandchild", "grandchild": "grandparent",
+}
+
+func inverseKind(k string) string {
+	if inv, ok := inverses[k]; ok {
+		return inv
+	}
+	return k
+}
+
+// loaded is the raw material of a card.
+type loaded struct {
+	persons      map[uuid.UUID]personRow
+	relations    []Relation
+	incomes      []Income
+	disabilities []Disability
+	categories   []Category
+}
+
+// Record loads what the rules engine needs of a person as of a date: the
+// person, everyone related to it then (one hop), and their current facts,
+// with incomes of the two years before the date.
+func (s *Service) Record(ctx context.Context, id uuid.UUID, asOf civil.Date) (*facts.Record, error) {
+	var rec *facts.Record
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		var err error
+		rec, _, err = loadRecord(tx, id, asOf)
+		return err
+	})
+	return rec, err
+}
+
+func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date) (*facts.Record, loaded, error) {
+	var l loaded
+	if err := tx.Where("(person_id = ? OR relative_id = ?) AND superseded_at IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)",
+		id, id, asOf, asOf).Order("valid_from, id").Find(&l.relations).Error; err != nil {
+		return nil, l, err
+	}
+	ids := []uuid.UUID{id}
+	for _, r := range l.relations {
+		for _, x := range []uuid.UUID{r.PersonID, r.RelativeID} {
+			if !slices.Contains(ids, x) {
+				ids = append(ids, x)
+			}
+		}
+	}
+	var rows []personRow
+	if err := tx.Select("id, family_name, first_name, patronymic, birth_date, sex, death_date").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, l, err
+	}
+	l.persons = make(map[uuid.UUID]personRow, len(rows))
+	for _, r := range rows {
+		l.persons[r.ID] = r
+	}
+	from := facts.MonthOf(asOf).Add(-24).String()
+	if err := tx.Where("person_id IN ? AND superseded_at IS NULL AND month >= ? AND month <= ?", ids, from, facts.MonthOf(asOf).String()).
+		Order("person_id, month, kind, source").Find(&l.incomes).Error; err != nil {
+		return nil, l, err
+	}
+	if err := tx.Where("person_id IN ? AND superseded_at IS NULL", ids).Order("person_id, valid_from").Find(&l.disabilities).Error; err != nil {
+		return nil, l, err
+	}
+	if err := tx.Where("person_id IN ? AND superseded_at IS NULL", ids).Order("person_id, code, valid_from").Find(&l.categories).Error; err != nil {
+		return nil, l, err
+	}
+	rec := &facts.Record{Subject: id, Persons: make(map[uuid.UUID]facts.Person, len(rows))}
+	for _, r := range rows {
+		rec.Persons[r.ID] = facts.Person{ID: r.ID, BirthDate: r.BirthDate, DeathDate: r.DeathDate, Sex: r.Sex}
+	}
+	for _, r := range l.relations {
+		rec.Relations = append(rec.Relations, facts.Relation{PersonID: r.PersonID, RelativeID: r.RelativeID, Kind: r.Kind, ValidFrom: r.ValidFrom, ValidTo: r.ValidTo})
+	}
+	for _, in := range l.incomes {
+		m, err := facts.ParseMonth(in.Month)
+		if err != nil {
+			return nil, l, err
+		}
+		rec.Incomes = append(rec.Incomes, facts.Income{PersonID: in.PersonID, Month: m, Kind: in.Kind, AmountKopecks: in.AmountKopecks})
+	}
+	for _, d := range l.disabilities {
+		rec.Disabilities = append(rec.Disabilities, facts.Disability{PersonID: d.PersonID, Group: d.Group, ValidFrom: d.ValidFrom, ValidTo: d.ValidTo})
+	}
+	for _, c := range l.categories {
+		rec.Categories = append(rec.Categories, facts.Category{PersonID: c.PersonID, Code: c.Code, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo})
+	}
+	return rec, l, nil
+}

@@ -1,0 +1,522 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/audit"
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/ident"
+	"github.com/socialtreasury/treasury/core/pdcrypt"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Codes gives the codes of a directory the context's region sees (the
+// platform's entries and its own), any version.
+type Codes interface {
+	Codes(ctx context.Context, directory string) (map[string]bool, error)
+}
+
+// Directories whose codes registry rows use.
+const (
+	DirKinship    = "kinship_kinds"
+	DirIncomes    = "income_kinds"
+	DirCategories = "recipient_categories"
+	DirDocuments  = "identity_document_types"
+)
+
+// Service keeps the registry of the context's region.
+type Service struct {
+	db    *gorm.DB
+	crypt *pdcrypt.Service
+	codes Codes
+	today func() civil.Date
+
+	mu    sync.Mutex
+	cache map[codeKey]cachedCodes
+}
+
+type codeKey struct {
+	tenant uuid.UUID
+	dir    string
+}
+
+type cachedCodes struct {
+	set map[string]bool
+	at  time.Time
+}
+
+// codesTTL is how long a region's directory codes are trusted: a code a
+// federal operator adds is accepted within it.
+const codesTTL = 30 * time.Second
+
+// Options tune a Service.
+type Options struct {
+	// Today is the date "the future" starts after; civil.Today by default.
+	Today func() civil.Date
+}
+
+// NewService returns the registry over db (with the tenancy scope
+// installed), sealing with crypt and checking codes against codes (nil:
+// codes are not checked).
+func NewService(db *gorm.DB, crypt *pdcrypt.Service, codes Codes, opts Options) *Service {
+	if opts.Today == nil {
+		opts.Today = civil.Today
+	}
+	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, cache: map[codeKey]cachedCodes{}}
+}
+
+// codeSet returns a directory's codes for the context's region. It must be
+// called outside a transaction (on SQLite a second one would wait for ever).
+func (s *Service) codeSet(ctx context.Context, dir string) (map[string]bool, error) {
+	if s.codes == nil {
+		return nil, nil
+	}
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, tenancy.ErrNoTenant
+	}
+	k := codeKey{tid, dir}
+	s.mu.Lock()
+	c, ok := s.cache[k]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < codesTTL {
+		return c.set, nil
+	}
+	set, err := s.codes.Codes(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache[k] = cachedCodes{set: set, at: time.Now()}
+	s.mu.Unlock()
+	return set, nil
+}
+
+func (s *Service) codeSets(ctx context.Context) (codeSets, error) {
+	var c codeSets
+	var err error
+	for _, x := range []struct {
+		dir string
+		dst *map[string]bool
+	}{{DirKinship, &c.kinship}, {DirIncomes, &c.incomeKinds}, {DirCategories, &c.categories}, {DirDocuments, &c.documents}} {
+		if *x.dst, err = s.codeSet(ctx, x.dir); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// ErrDuplicateSNILS is a person whose SNILS another person of the region
+// has; the fault.Error that wraps it names that person.
+var ErrDuplicateSNILS = errors.New("registry: a person with this SNILS exists")
+
+func duplicate(id uuid.UUID) error {
+	return &fault.Error{Kind: fault.ErrConflict, Msg: "a person with this SNILS exists in this region: " + id.String()}
+}
+
+// DuplicateOf returns the existing person a duplicate-SNILS conflict names.
+func DuplicateOf(err error) (uuid.UUID, bool) {
+	var fe *fault.Error
+	if !errors.As(err, &fe) || !errors.Is(err, fault.ErrConflict) {
+		return uuid.Nil, false
+	}
+	i := strings.LastIndexByte(fe.Msg, ' ')
+	id, perr := uuid.Parse(fe.Msg[i+1:])
+	return id, perr == nil
+}
+
+func (s *Service) keyring(ctx context.Context, tx *gorm.DB) (*pdcrypt.Keyring, error) {
+	return s.crypt.In(tx).Keyring(ctx)
+}
+
+func record(ctx context.Context, tx *gorm.DB, action string, id uuid.UUID, detail string) error {
+	oid := ""
+	if id != uuid.Nil {
+		oid = id.String()
+	}
+	return audit.Append(ctx, tx, audit.Record{Action: action, ObjectType: "person", ObjectID: oid, Detail: detail})
+}
+
+// Create registers a person from origin; SNILS, names, birth date and sex
+// are required.
+func (s *Service) Create(ctx context.Context, f PersonFields, origin Origin) (Person, error) {
+	codes, err := s.codeSets(ctx)
+	if err != nil {
+		return Person{}, err
+	}
+	now := time.Now().UTC()
+	p := Person{ID: uuid.Must(uuid.NewV7()), Origin: origin, Version: 1, CreatedAt: now, UpdatedAt: now}
+	v := &fault.Invalid{}
+	if !origin.valid() {
+		v.Add("origin", "must be manual, import, connector or event", string(origin))
+	}
+	f.apply(&p, v)
+	validate(v, &p, s.today(), codes.documents)
+	if err := v.Err(); err != nil {
+		return Person{}, err
+	}
+	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		row, err := toRow(k, uuid.Nil, &p)
+		if err != nil {
+			return err
+		}
+		var existing uuid.UUID
+		if err := tx.Model(&personRow{}).Select("id").Where("snils_index = ?", row.SNILSIndex).Scan(&existing).Error; err != nil {
+			return err
+		}
+		if existing != uuid.Nil {
+			return duplicate(existing)
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return record(ctx, tx, "person.create", p.ID, "origin="+string(origin))
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// A concurrent create won the race for this SNILS.
+		if id, ferr := s.idBySNILS(ctx, p.SNILS); ferr == nil {
+			return Person{}, duplicate(id)
+		}
+		return Person{}, fault.Conflictf("a person with this SNILS exists in this region")
+	}
+	return p, err
+}
+
+func (s *Service) idBySNILS(ctx context.Context, snils string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return tx.Model(&personRow{}).Select("id").Where("snils_index = ?", k.BlindIndex(snilsIndexInput(snils))).Scan(&id).Error
+	})
+	if err == nil && id == uuid.Nil {
+		err = fault.NotFoundf("person")
+	}
+	return id, err
+}
+
+func notFound(id uuid.UUID) error { return fault.NotFoundf("person %s", id) }
+
+func loadPerson(ctx context.Context, tx *gorm.DB, k sealer, id uuid.UUID) (Person, personRow, error) {
+	var row personRow
+	if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Person{}, row, notFound(id)
+		}
+		return Person{}, row, err
+	}
+	p, err := fromRow(k, row)
+	return p, row, err
+}
+
+// Get reads a person (audited as person.read). A merged duplicate is
+// returned with MergedInto set.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Person, error) {
+	var p Person
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if p, _, err = loadPerson(ctx, tx, k, id); err != nil {
+			return err
+		}
+		return record(ctx, tx, "person.read", id, "")
+	})
+	return p, err
+}
+
+// Update applies the set fields of f if the person is still at version;
+// the version replaced is kept, sealed, in person_history.
+func (s *Service) Update(ctx context.Context, id uuid.UUID, version int64, f PersonFields, origin Origin) (Person, error) {
+	codes, err := s.codeSets(ctx)
+	if err != nil {
+		return Person{}, err
+	}
+	var p Person
+	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		old, oldRow, err := loadPerson(ctx, tx, k, id)
+		if err != nil {
+			return err
+		}
+		if old.Version != version {
+			return fault.ErrStale
+		}
+		if old.MergedInto != nil {
+			return fault.Conflictf("person %s was merged into %s; change that person", id, *old.MergedInto)
+		}
+		p = old
+		v := &fault.Invalid{}
+		f.apply(&p, v)
+		validate(v, &p, s.today(), codes.documents)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		p.Version, p.UpdatedAt = version+1, time.Now().UTC()
+		row, err := toRow(k, oldRow.TenantID, &p)
+		if err != nil {
+			return err
+		}
+		if f.SNILS != nil && p.SNILS != old.SNILS {
+			var other uuid.UUID
+			if err := tx.Model(&personRow{}).Select("id").Where("snils_index = ? AND id <> ?", row.SNILSIndex, id).Scan(&other).Error; err != nil {
+				return err
+			}
+			if other != uuid.Nil {
+				return duplicate(other)
+			}
+		}
+		if err := s.keepHistory(ctx, tx, k, old, "update"); err != nil {
+			return err
+		}
+		res := tx.Model(&personRow{}).Where("id = ? AND version = ?", id, version).Updates(map[string]any{
+			"snils_index": row.SNILSIndex, "snils_enc": row.SNILSEnc, "family_name": row.FamilyName,
+			"first_name": row.FirstName, "patronymic": row.Patronymic, "birth_date": row.BirthDate, "sex": row.Sex,
+			"citizenship": row.Citizenship, "death_date": row.DeathDate, "address_oktmo": row.AddressOKTMO,
+			"address_text": row.AddressText, "document_enc": row.DocumentEnc, "contacts_enc": row.ContactsEnc,
+			"bank_enc": row.BankEnc, "version": p.Version, "updated_at": p.UpdatedAt,
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fault.ErrStale
+		}
+		return record(ctx, tx, "person.update", id, "fields="+strings.Join(f.names(), ","))
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return Person{}, fault.Conflictf("a person with this SNILS exists in this region")
+	}
+	return p, err
+}
+
+func (f PersonFields) names() []string {
+	var out []string
+	for _, x := range []struct {
+		name string
+		set  bool
+	}{
+		{"snils", f.SNILS != nil}, {"family_name", f.FamilyName != nil}, {"first_name", f.FirstName != nil},
+		{"patronymic", f.Patronymic != nil}, {"birth_date", f.BirthDate != nil}, {"sex", f.Sex != nil},
+		{"citizenship", f.Citizenship != nil}, {"death_date", f.DeathDate != nil}, {"address", f.Address != nil},
+		{"document", f.Document != nil}, {"contacts", f.Contacts != nil}, {"bank", f.Bank != nil},
+	} {
+		if x.set {
+			out = append(out, x.name)
+		}
+	}
+	return out
+}
+
+// historyRow is a row of person_history.
+type historyRow struct {
+	TenantID  uuid.UUID `gorm:"primaryKey"`
+	ID        uuid.UUID `gorm:"primaryKey"`
+	PersonID  uuid.UUID
+	Version   int64
+	DataEnc   []byte
+	ChangedBy *uuid.UUID
+	ChangedAt time.Time
+	Reason    string
+}
+
+func (historyRow) TableName() string { return "person_history" }
+
+// personSnapshot is the sealed form of a past version.
+type personSnapshot struct {
+	SNILS       string      `json:"snils"`
+	FamilyName  string      `json:"family_name"`
+	FirstName   string      `json:"first_name"`
+	Patronymic  string      `json:"patronymic"`
+	BirthDate   civil.Date  `json:"birth_date"`
+	Sex         string      `json:"sex"`
+	Citizenship string      `json:"citizenship"`
+	DeathDate   *civil.Date `json:"death_date,omitempty"`
+	Address     Address     `json:"address"`
+	Document    *Document   `json:"document,omitempty"`
+	Contacts    *Contacts   `json:"contacts,omitempty"`
+	Bank        *Bank       `json:"bank,omitempty"`
+	MergedInto  *uuid.UUID  `json:"merged_into,omitempty"`
+}
+
+func (s *Service) keepHistory(ctx context.Context, tx *gorm.DB, k sealer, old Person, reason string) error {
+	b, err := json.Marshal(personSnapshot{
+		SNILS: old.SNILS, FamilyName: old.FamilyName, FirstName: old.FirstName, Patronymic: old.Patronymic,
+		BirthDate: old.BirthDate, Sex: old.Sex, Citizenship: old.Citizenship, DeathDate: old.DeathDate,
+		Address: old.Address, Document: old.Document, Contacts: old.Contacts, Bank: old.Bank, MergedInto: old.MergedInto,
+	})
+	if err != nil {
+		return err
+	}
+	id := uuid.Must(uuid.NewV7())
+	enc, err := k.Seal(b, append([]byte("person_history:"), id[:]...))
+	if err != nil {
+		return err
+	}
+	h := historyRow{ID: id, PersonID: old.ID, Version: old.Version, DataEnc: enc, ChangedBy: actorOf(ctx), ChangedAt: time.Now().UTC(), Reason: reason}
+	return tx.Create(&h).Error
+}
+
+// PersonVersion is an earlier version of a person.
+type PersonVersion struct {
+	Version   int64
+	ChangedAt time.Time
+	ChangedBy *uuid.UUID
+	Reason    string
+	Person    Person
+}
+
+// History returns a person's earlier versions, oldest first (audited as
+// person.history).
+func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, error) {
+	var out []PersonVersion
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, _, err := loadPerson(ctx, tx, k, id); err != nil {
+			return err
+		}
+		var rows []historyRow
+		if err := tx.Where("person_id = ?", id).Order("version").Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, h := range rows {
+			b, err := k.Open(h.DataEnc, append([]byte("person_history:"), h.ID[:]...))
+			if err != nil {
+				return err
+			}
+			var snap personSnapshot
+			if err := json.Unmarshal(b, &snap); err != nil {
+				return err
+			}
+			out = append(out, PersonVersion{Version: h.Version, ChangedAt: h.ChangedAt, ChangedBy: h.ChangedBy, Reason: h.Reason, Person: Person{
+				ID: id, SNILS: snap.SNILS, FamilyName: snap.FamilyName, FirstName: snap.FirstName, Patronymic: snap.Patronymic,
+				BirthDate: snap.BirthDate, Sex: snap.Sex, Citizenship: snap.Citizenship, DeathDate: snap.DeathDate,
+				Address: snap.Address, Document: snap.Document, Contacts: snap.Contacts, Bank: snap.Bank, MergedInto: snap.MergedInto,
+				Version: h.Version,
+			}})
+		}
+		return record(ctx, tx, "person.history", id, "")
+	})
+	return out, err
+}
+
+// FindBySNILS finds the person with a SNILS (audited as person.search; the
+// record names the person found, never the SNILS asked for).
+func (s *Service) FindBySNILS(ctx context.Context, snils string) (Person, error) {
+	n, err := ident.NormalizeSNILS(snils)
+	if err != nil {
+		v := &fault.Invalid{}
+		v.Add("snils", "is not a valid SNILS: "+err.Error(), nil)
+		return Person{}, v
+	}
+	var p Person
+	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var row personRow
+		err = tx.Where("snils_index = ?", k.BlindIndex(snilsIndexInput(n))).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			// A search that finds nobody is recorded too.
+			if err := record(ctx, tx, "person.search", uuid.Nil, "by=snils results=0"); err != nil {
+				return err
+			}
+			return errNoMatch
+		}
+		if err != nil {
+			return err
+		}
+		if p, err = fromRow(k, row); err != nil {
+			return err
+		}
+		return record(ctx, tx, "person.search", p.ID, "by=snils results=1")
+	})
+	if errors.Is(err, errNoMatch) {
+		return Person{}, fault.NotFoundf("a person with this SNILS")
+	}
+	return p, err
+}
+
+var errNoMatch = errors.New("registry: no match")
+
+// SearchLimit bounds a name search.
+const SearchLimit = 100
+
+// Search finds persons by family name (case-insensitive, exact) and birth
+// date, optionally narrowed by first name; every person found is audited.
+func (s *Service) Search(ctx context.Context, familyName, firstName string, birth civil.Date) ([]Person, error) {
+	v := &fault.Invalid{}
+	familyName, firstName = strings.TrimSpace(familyName), strings.TrimSpace(firstName)
+	if !nameOK(familyName, true) {
+		v.Add("family_name", "is required: 1 to 100 characters", nil)
+	}
+	if birth.IsZero() {
+		v.Add("birth_date", "is required", nil)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out []Person
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		q := tx.Where("lower(family_name) = ? AND birth_date = ?", strings.ToLower(familyName), birth)
+		if firstName != "" {
+			q = q.Where("lower(first_name) = ?", strings.ToLower(firstName))
+		}
+		var rows []personRow
+		if err := q.Order("id").Limit(SearchLimit).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			p, err := fromRow(k, r)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		if len(out) == 0 {
+			return record(ctx, tx, "person.search", uuid.Nil, "by=name results=0")
+		}
+		for _, p := range out {
+			if err := record(ctx, tx, "person.search", p.ID, "by=name results="+strconv.Itoa(len(out))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func actorOf(ctx context.Context) *uuid.UUID {
+	if id := audit.ActorFrom(ctx); id != uuid.Nil {
+		return &id
+	}
+	return nil
+}
