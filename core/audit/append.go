@@ -48,6 +48,31 @@ func Append(ctx context.Context, tx *gorm.DB, r Record) error {
 	return nil
 }
 
+// PendingColumns are the columns of the table Append writes to, in the
+// order PendingValues gives a record's values: for a writer outside GORM
+// (the bulk import's COPY path on PostgreSQL) that must append in its own
+// transaction all the same. The sweep chains what it writes.
+var PendingColumns = []string{"tenant_id", "id", "at", "actor", "actor_name", "action", "object_type", "object_id", "purpose", "request_id", "outcome", "detail"}
+
+// PendingValues checks and completes a record of the context's region and
+// returns its values in PendingColumns order (UUIDs as strings).
+func PendingValues(ctx context.Context, r Record) ([]any, error) {
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, tenancy.ErrNoTenant
+	}
+	r, err := r.complete(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var actor any
+	if r.Actor != uuid.Nil {
+		actor = r.Actor.String()
+	}
+	return []any{tid.String(), uuid.Must(uuid.NewV7()).String(), r.At, actor, r.ActorName, r.Action, r.ObjectType,
+		r.ObjectID, r.Purpose, r.RequestID, r.Outcome, r.Detail}, nil
+}
+
 // The running trails, by the connection pool of their database — which
 // every session and transaction made from it names in its configuration: a
 // commit wakes the chainer of its own database.

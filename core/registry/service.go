@@ -43,6 +43,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[codeKey]cachedCodes
+	wake  chan struct{}
 }
 
 type codeKey struct {
@@ -72,7 +73,7 @@ func NewService(db *gorm.DB, crypt *pdcrypt.Service, codes Codes, opts Options) 
 	if opts.Today == nil {
 		opts.Today = civil.Today
 	}
-	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, cache: map[codeKey]cachedCodes{}}
+	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, cache: map[codeKey]cachedCodes{}, wake: make(chan struct{}, 1)}
 }
 
 // codeSet returns a directory's codes for the context's region. It must be
