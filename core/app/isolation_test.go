@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,7 +17,9 @@ import (
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/ident"
 	"github.com/socialtreasury/treasury/core/pdcrypt"
+	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -78,6 +83,157 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		})
 		return err
 	},
+	"persons": func(ctx context.Context, db *gorm.DB, n int) error {
+		reg, err := isolationRegistry(db)
+		if err != nil {
+			return err
+		}
+		_, err = isolationPerson(ctx, reg)
+		return err
+	},
+	"person_history": func(ctx context.Context, db *gorm.DB, n int) error {
+		reg, err := isolationRegistry(db)
+		if err != nil {
+			return err
+		}
+		p, err := isolationPerson(ctx, reg)
+		if err != nil {
+			return err
+		}
+		name := "Изменённая"
+		_, err = reg.Update(ctx, p.ID, 1, registry.PersonFields{FamilyName: &name}, registry.Manual)
+		return err
+	},
+	"relations": factSeeder(func(ctx context.Context, reg *registry.Service, a, b registry.Person) error {
+		_, _, err := reg.PutRelation(ctx, registry.Relation{PersonID: a.ID, RelativeID: b.ID, Kind: "spouse",
+			ValidFrom: civil.MustParse("2010-01-01"), Origin: registry.Manual})
+		return err
+	}),
+	"incomes": factSeeder(func(ctx context.Context, reg *registry.Service, a, _ registry.Person) error {
+		_, _, err := reg.PutIncome(ctx, registry.Income{PersonID: a.ID, Month: "2025-01", Kind: "salary",
+			AmountKopecks: 3000000, Source: "fns", Origin: registry.Manual})
+		return err
+	}),
+	"disabilities": factSeeder(func(ctx context.Context, reg *registry.Service, a, _ registry.Person) error {
+		_, _, err := reg.PutDisability(ctx, registry.Disability{PersonID: a.ID, Group: 2,
+			ValidFrom: civil.MustParse("2020-01-01"), Origin: registry.Manual})
+		return err
+	}),
+	"person_categories": factSeeder(func(ctx context.Context, reg *registry.Service, a, _ registry.Person) error {
+		_, _, err := reg.PutCategory(ctx, registry.Category{PersonID: a.ID, Code: "large_family",
+			ValidFrom: civil.MustParse("2025-01-01"), Origin: registry.Manual})
+		return err
+	}),
+	"person_merges": factSeeder(func(ctx context.Context, reg *registry.Service, a, b registry.Person) error {
+		_, err := reg.Merge(ctx, b.ID, a.ID)
+		return err
+	}),
+	"imports": importSeeder,
+	"import_errors": importSeeder,
+	"import_chunks": func(ctx context.Context, db *gorm.DB, n int) error {
+		reg, err := isolationRegistry(db)
+		if err != nil {
+			return err
+		}
+		body := fmt.Sprintf(`{"type":"person","snils":"%s","family_name":"Иванов","first_name":"Иван","birth_date":"1980-01-01","sex":"male"}`+"\n",
+			isolationSNILS())
+		im, err := reg.SubmitImport(ctx, registry.ImportRequest{Format: registry.FormatNDJSON}, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		if im.Status != registry.StatusQueued {
+			return fmt.Errorf("submitted import is %s, want queued (its chunks kept)", im.Status)
+		}
+		return nil
+	},
+}
+
+// isolationRegistry is a registry over db that checks no directory codes.
+func isolationRegistry(db *gorm.DB) (*registry.Service, error) {
+	m, err := pdcrypt.NewMasterKey(make([]byte, pdcrypt.KeySize))
+	if err != nil {
+		return nil, err
+	}
+	crypt, err := pdcrypt.New(db, m, pdcrypt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return registry.NewService(db, crypt, nil, registry.Options{}), nil
+}
+
+// isolationSeq numbers the SNILS the seeders use, so that no two persons
+// of one region share one.
+var isolationSeq atomic.Int64
+
+// isolationSNILS returns a valid SNILS not used before in this process.
+func isolationSNILS() string {
+	return validSNILS(5000000 + int(isolationSeq.Add(1)))
+}
+
+// validSNILS makes a valid SNILS of a number above 1001998: nine digits
+// and the check number (DOMAIN.md).
+func validSNILS(n int) string {
+	base := fmt.Sprintf("%09d", n)
+	sum := 0
+	for i, c := range base {
+		sum += int(c-'0') * (9 - i)
+	}
+	for sum > 101 {
+		sum %= 101
+	}
+	if sum == 100 || sum == 101 {
+		sum = 0
+	}
+	s := fmt.Sprintf("%s%02d", base, sum)
+	if _, err := ident.NormalizeSNILS(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func isolationPerson(ctx context.Context, reg *registry.Service) (registry.Person, error) {
+	sn, family, first, sex := isolationSNILS(), "Петрова", "Анна", "female"
+	birth := civil.MustParse("1985-03-01")
+	return reg.Create(ctx, registry.PersonFields{SNILS: &sn, FamilyName: &family, FirstName: &first, BirthDate: &birth, Sex: &sex}, registry.Manual)
+}
+
+// factSeeder creates two persons of the context's region and hands them to put.
+func factSeeder(put func(ctx context.Context, reg *registry.Service, a, b registry.Person) error) func(context.Context, *gorm.DB, int) error {
+	return func(ctx context.Context, db *gorm.DB, n int) error {
+		reg, err := isolationRegistry(db)
+		if err != nil {
+			return err
+		}
+		a, err := isolationPerson(ctx, reg)
+		if err != nil {
+			return err
+		}
+		b, err := isolationPerson(ctx, reg)
+		if err != nil {
+			return err
+		}
+		return put(ctx, reg, a, b)
+	}
+}
+
+// importSeeder imports an NDJSON file of one good line and one bad one: an
+// imports row and an import_errors row.
+func importSeeder(ctx context.Context, db *gorm.DB, n int) error {
+	reg, err := isolationRegistry(db)
+	if err != nil {
+		return err
+	}
+	file := fmt.Sprintf(`{"type":"person","snils":"%s","family_name":"Иванов","first_name":"Иван","birth_date":"1980-01-01","sex":"male"}`+"\n"+
+		`{"type":"person","snils":"%s","family_name":"Иванов","first_name":"Иван","birth_date":"1980-01-01","sex":"robot"}`+"\n",
+		isolationSNILS(), isolationSNILS())
+	im, err := reg.ImportFile(ctx, registry.ImportRequest{Format: registry.FormatNDJSON}, bytes.NewReader([]byte(file)), nil)
+	if err != nil {
+		return err
+	}
+	if im.Status != registry.StatusDone || im.Progress.Imported != 1 || im.Progress.Rejected != 1 {
+		return fmt.Errorf("import %+v: want done, one line imported and one rejected", im)
+	}
+	return nil
 }
 
 func TestTenantIsolationOfEveryTable(t *testing.T) {
