@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -23,7 +24,7 @@ func newBench() *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newBenchAuthz(), newBenchAPI())
+	cmd.AddCommand(newBenchAuthz(), newBenchAPI(), newBenchImport(), newBenchCard())
 	return cmd
 }
 
@@ -90,5 +91,85 @@ func newBenchAPI() *cobra.Command {
 	commonBenchFlags(fs, &o.Common)
 	fs.IntVar(&o.Conns, "conns", o.Conns, "concurrent keep-alive connections, one request in flight on each")
 	fs.StringVar(&o.Auth, "auth", o.Auth, "how the caller authenticates: password (a platform access token) or apikey")
+	return cmd
+}
+
+// countFlag is a --persons value: a number, optionally with k or m, or small.
+type countFlag struct{ n *int }
+
+func (c countFlag) String() string { return strconv.Itoa(*c.n) }
+func (c countFlag) Type() string   { return "count" }
+func (c countFlag) Set(s string) error {
+	n, err := bench.ParseCount(s)
+	if err != nil {
+		return err
+	}
+	*c.n = n
+	return nil
+}
+
+func newBenchImport() *cobra.Command {
+	o := bench.DefaultImport()
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Bulk import of the registry: the platform's import against a plain COPY of the same rows",
+		Long: "Write an NDJSON file of --persons persons built from --seed: families of two parents and two to four\n" +
+			"children (a spouse relation, a parent→child relation per parent and child, a sibling relation per pair of\n" +
+			"children: about two relations a person, each after its persons' lines) and twelve monthly incomes a person\n" +
+			"(the months before the current one; salary, pension or benefit; source fns). Ours imports the file into a\n" +
+			"fresh region with the registry's import (treasury import's path: parsing, validation, sealing, blind\n" +
+			"indexes, batched writes). The baseline loads the same rows, prepared beforehand without validation or\n" +
+			"encryption (random bytes stand in for the sealed SNILS and its index), into the same tables of another fresh\n" +
+			"region: COPY as the --database-url role on PostgreSQL, prepared multi-row INSERTs in one transaction on\n" +
+			"SQLite. Only the loading is timed, not the preparing. After ours, the region's rows are counted against the\n" +
+			"file. Each of --rounds rounds runs ours, then the baseline, on new regions; times are the medians.\n\n" +
+			"BENCH name=import db=… persons=… rows=<persons+relations+incomes> ours_s baseline_s ratio=<ours/baseline>\n" +
+			"rate_per_s=<rows a second, ours> peak_rss_mb=<the process's VmHWM right after the first import of ours>\n" +
+			"errors=<lines not imported and rows missing or extra> baseline_kind=copy|insert [rounds=…]",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = app.NewLogger(os.Stderr, "warn", "text")
+			_, err := bench.Import(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.DatabaseURL, "database-url", o.DatabaseURL, "PostgreSQL server to create the scratch database on (a role that may create databases and roles); empty: embedded SQLite")
+	fs.Var(countFlag{&o.Persons}, "persons", "persons in the file (1000000, 100k, 1m; small: 10000)")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds, each ours then the baseline on new regions")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the synthetic registry")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the first import of ours to this file (go tool pprof -top FILE)")
+	return cmd
+}
+
+func newBenchCard() *cobra.Command {
+	o := bench.DefaultCard()
+	cmd := &cobra.Command{
+		Use:   "card",
+		Short: "Person cards read by concurrent clients through the whole platform, every read audited",
+		Long: "Start the whole platform in-process on 127.0.0.1:0 (the regions 01–10 with a user of every region role),\n" +
+			"import a registry of --persons persons into region 01 (families with relations and twelve monthly incomes a\n" +
+			"person, as bench import builds them from --seed), log a specialist of region 01 in over HTTP, and have --conns\n" +
+			"clients GET /api/v1/tenants/01/persons/{id}/card?as_of=<today> of random persons with an X-Purpose header\n" +
+			"for --seconds, while the audit chainer runs as serve runs it. --via direct calls registry.Service.Card from\n" +
+			"the clients instead (auto, the default: http when the build has the card route). Any answer but 200 is an\n" +
+			"error. Afterwards region 01's audit chain is verified; every card read must have added a record.\n\n" +
+			"BENCH name=card db=… [via=direct] persons=… conns=… seconds=… n=<cards read> rate_per_s p50_ms p99_ms\n" +
+			"errors=<failed reads and reads not audited> audit_records=<records in the region's chain> audit_verified",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Log = app.NewLogger(os.Stderr, "warn", "text")
+			_, err := bench.Card(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.DatabaseURL, "database-url", o.DatabaseURL, "PostgreSQL server to create the scratch database on (a role that may create databases and roles); empty: embedded SQLite")
+	fs.Float64Var(&o.Seconds, "seconds", o.Seconds, "seconds the clients read cards for")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the synthetic registry and the request sequence")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured run to this file (go tool pprof -top FILE)")
+	fs.Var(countFlag{&o.Persons}, "persons", "persons in the registry (10000, 100k; small: 10000)")
+	fs.IntVar(&o.Conns, "conns", o.Conns, "concurrent clients, one request in flight on each")
+	fs.StringVar(&o.Via, "via", o.Via, "how the clients read: http, direct (registry.Service.Card in-process) or auto")
 	return cmd
 }

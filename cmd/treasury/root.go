@@ -20,7 +20,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &app.ConfigError{Msg: err.Error()}
 	})
-	root.AddCommand(newServe(), newMigrate(), newBench(), newAudit(), newKeys(), newDirectories(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newBench(), newAudit(), newImport(), newKeys(), newDirectories(), newVersion())
 	return root
 }
 

@@ -145,6 +145,9 @@ var xtTargets = map[string]string{
 	"getAgency": "agency", "updateAgency": "agency",
 	"getUser": "user", "updateUser": "user", "setUserRoles": "user",
 	"createAPIKey": "service", "revokeAPIKey": "key", "revokeDelegation": "delegation",
+	"getPerson": "person", "updatePerson": "person", "getPersonCard": "person", "getPersonHistory": "person",
+	"getPersonFacts": "person", "recordRelation": "person", "recordIncome": "person", "recordDisability": "person",
+	"recordCategory": "person", "retractPersonFact": "person", "mergePerson": "person",
 }
 
 // xtOperations finds the id-carrying operations on the server, so that a
@@ -262,6 +265,8 @@ func newXTVictim(t *testing.T, p *apptest.Platform) *xtVictim {
 		}), 201))
 	}
 	v.secret = append(v.secret, "xt16-cat-", "xt16-категория-")
+	xtPersonVictims(v) // persons_test.go
+	xtImportVictims(v) // imports_test.go
 	tn, err := p.Tenants.ByCode(t.Context(), azOther)
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +311,8 @@ func (v *xtVictim) request(rng *rand.Rand, op xtOp, region string) xtRequest {
 		r.body = map[string]any{"user_id": id, "name": "захват"}
 	case "updateRegionDirectoryEntry":
 		r.body, r.headers = map[string]any{"name": "захват", "effective_to": "2024-01-01"}, []string{"If-Match", tag}
+	default:
+		xtPersonRequest(v, rng, op, id, tag, &r) // persons_test.go
 	}
 	return r
 }
@@ -332,6 +339,7 @@ func (v *xtVictim) snapshot() map[string]string {
 		r := apptest.Expect(v.t, v.p.Do(v.admin, "GET", base+"/users/"+id, nil), 200)
 		out["user "+id] = r.Header.Get("ETag") + " " + string(r.Body)
 	}
+	xtPersonSnapshot(v, out) // persons_test.go
 	return out
 }
 

@@ -302,7 +302,7 @@ func TestDirectoryImportBodyLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "POST /api/v1/directories/units/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n",
+	fmt.Fprintf(conn, "POST /api/v1/directories/units/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\nc",
 		p.Token("federal_admin", "federal"), len(big))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -219,7 +220,7 @@ func maCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 		return "/api/v1/directories/regions/entries/" + r.JSON(t)["items"].([]any)[0].(map[string]any)["id"].(string)
 	}()
 
-	return map[string]maCase{
+	cases := map[string]maCase{
 		"createTenant": {
 			token: fed, path: "/api/v1/tenants", control: 201,
 			body:  fixed(map[string]any{"code": "78", "name": "Санкт-Петербург", "okato": "40", "oktmo": "40000000"}),
@@ -332,6 +333,8 @@ func maCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 			},
 		},
 	}
+	maps.Copy(cases, maPersonCases(t, p)) // persons_test.go
+	return cases
 }
 
 func maFlatten(pairs [][2]string) []string {

@@ -42,6 +42,9 @@ func register[I, O any](s *Server, perm Permission, op huma.Operation, h func(co
 	if !perm.Public {
 		op.Security = []map[string][]string{{"bearer": {}}}
 	}
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = s.bodyLimit
+	}
 	if op.DefaultStatus == 0 && op.Method == http.MethodPost {
 		op.DefaultStatus = http.StatusCreated
 	}

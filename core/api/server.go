@@ -43,19 +43,23 @@ type Deps struct {
 
 // Options tune the HTTP server.
 type Options struct {
-	Version      string
-	BodyLimit    int // bytes
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	IdleTimeout  time.Duration
+	Version   string
+	BodyLimit int // bytes
+	// ImportBodyLimit bounds a registry import file (streamed); 16 GiB when 0.
+	ImportBodyLimit int64
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
 }
 
 // Server is the platform's HTTP server.
 type Server struct {
-	app  *fiber.App
-	api  huma.API
-	deps Deps
-	log  *slog.Logger
+	bodyLimit       int64
+	importBodyLimit int64
+	app             *fiber.App
+	api             huma.API
+	deps            Deps
+	log             *slog.Logger
 }
 
 // New builds the server and registers every route.
@@ -70,7 +74,10 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 1 << 20
 	}
-	s := &Server{deps: deps, log: deps.Logger.With("component", "http")}
+	if opts.ImportBodyLimit <= 0 {
+		opts.ImportBodyLimit = 16 << 30
+	}
+	s := &Server{deps: deps, log: deps.Logger.With("component", "http"), bodyLimit: int64(opts.BodyLimit), importBodyLimit: opts.ImportBodyLimit}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "treasury",
 		DisableStartupMessage: true,
@@ -79,14 +86,18 @@ func New(deps Deps, opts Options) (*Server, error) {
 		WriteTimeout:          opts.WriteTimeout,
 		IdleTimeout:           opts.IdleTimeout,
 		ErrorHandler:          s.fiberError,
-		// Huma reads and validates bodies itself; keep Fiber from parsing them.
-		StreamRequestBody: false,
+		// Bodies are streamed to the handler: an import file of gigabytes
+		// goes to the database in chunks, never whole into memory. Every other
+		// operation reads at most BodyLimit (declared lengths over it are
+		// refused before any handler runs, see limitBody).
+		StreamRequestBody: true,
 	})
+	s.app.Server().HeaderReceived = s.headerReceived
 	m, err := newMetrics(deps.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	s.app.Use(s.requestID, s.accessLog, m.middleware(s), s.recoverer)
+	s.app.Use(s.requestID, s.accessLog, m.middleware(s), s.recoverer, s.limitBody)
 
 	cfg := huma.DefaultConfig("Social Treasury API", opts.Version)
 	cfg.Info.Description = "The platform on which regions provide social support measures: " +
@@ -101,7 +112,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		markRoute(humafiber.Unwrap(ctx), ctx.Operation().Path)
 		next(ctx)
-	}, s.guard)
+	}, s.guard, streamBody)
 	s.registerHealth()
 	s.registerTenants()
 	s.registerAgencies()
@@ -112,6 +123,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerDirectories()
 	s.registerAudit()
 	s.registerPersons()
+	s.registerImports()
 	s.registerDocs()
 	s.registerMetrics()
 	return s, nil

@@ -170,7 +170,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations, Directories: p.Directories,
 		Audit: p.Audit, Persons: p.Persons, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
-		Version: BuildVersion(), BodyLimit: cfg.BodyLimit,
+		Version: BuildVersion(), BodyLimit: cfg.BodyLimit, ImportBodyLimit: cfg.ImportBodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
 	})
 	return err
@@ -267,6 +267,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		demo.Print(out, url)
 	}
 	go p.Access.Watch(ctx, cfg.PolicyPoll)
+	go p.Persons.RunImports(ctx, cfg.ImportPoll, log.With("component", "import"))
 	// The audit chainer stops after the server has drained its requests, and
 	// chains what they committed before the database closes.
 	actx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))

@@ -47,6 +47,8 @@ type Config struct {
 	IdleTimeout        time.Duration
 	ShutdownTimeout    time.Duration
 	BodyLimit          int
+	ImportBodyLimit    int64
+	ImportPoll         time.Duration
 	DBMaxConns         int
 	TokenKeyFile       string
 	AccessTokenTTL     time.Duration
@@ -88,6 +90,8 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive connections close after this idle time")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time in-flight requests get to finish after SIGTERM")
 	fs.IntVar(&c.BodyLimit, "body-limit", 1<<20, "largest request body in bytes")
+	fs.Int64Var(&c.ImportBodyLimit, "import-body-limit", 16<<30, "largest registry import file in bytes (streamed, not held in memory)")
+	fs.DurationVar(&c.ImportPoll, "import-poll", 2*time.Second, "how often a replica looks for queued or abandoned imports")
 	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "Ed25519 key that signs access tokens (PKCS#8 PEM or 32-byte seed); default: generated into the data dir — replicas need one shared file")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of an access token")
 	fs.StringVar(&c.DemoPassword, "demo-password", "", "password of the demo users (default: generated once and kept in the data dir)")
@@ -176,6 +180,12 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			return configErrorf("%s: must be positive, got %s", name, d)
 		}
+	}
+	if c.ImportBodyLimit < 1<<10 {
+		return configErrorf("--import-body-limit: %d is below 1 KiB", c.ImportBodyLimit)
+	}
+	if c.ImportPoll < 10*time.Millisecond {
+		return configErrorf("--import-poll: %s is below 10ms", c.ImportPoll)
 	}
 	if c.BodyLimit < 1<<10 || c.BodyLimit > 1<<30 {
 		return configErrorf("--body-limit: %d is outside 1 KiB..1 GiB", c.BodyLimit)

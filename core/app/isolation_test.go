@@ -128,7 +128,7 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		_, err := reg.Merge(ctx, b.ID, a.ID)
 		return err
 	}),
-	"imports": importSeeder,
+	"imports":       importSeeder,
 	"import_errors": importSeeder,
 	"import_chunks": func(ctx context.Context, db *gorm.DB, n int) error {
 		reg, err := isolationRegistry(db)

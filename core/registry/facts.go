@@ -139,7 +139,7 @@ func checkPeriod(v *fault.Invalid, prefix string, from civil.Date, to *civil.Dat
 }
 
 func (c codeSets) checkRelation(v *fault.Invalid, r *Relation) {
-	if c.kinship != nil && !c.kinship[r.Kind] {
+	if !textOK(r.Kind) || (c.kinship != nil && !c.kinship[r.Kind]) {
 		v.Add("kind", "is not a code of the kinship_kinds directory", r.Kind)
 	}
 	if r.PersonID == r.RelativeID && r.PersonID != uuid.Nil {
@@ -156,13 +156,13 @@ func (c codeSets) checkIncome(v *fault.Invalid, in *Income, today civil.Date) {
 	case m > today.Year()*12+int(today.Month())-1:
 		v.Add("month", "is in the future", in.Month)
 	}
-	if c.incomeKinds != nil && !c.incomeKinds[in.Kind] {
+	if !textOK(in.Kind) || (c.incomeKinds != nil && !c.incomeKinds[in.Kind]) {
 		v.Add("kind", "is not a code of the income_kinds directory", in.Kind)
 	}
 	if in.AmountKopecks < 0 || in.AmountKopecks > maxIncomeKopecks {
 		v.Add("amount_kopecks", "must be 0 to 1000000000000", in.AmountKopecks)
 	}
-	if utf8.RuneCountInString(in.Source) > 100 {
+	if utf8.RuneCountInString(in.Source) > 100 || !textOK(in.Source) {
 		v.Add("source", "must be at most 100 characters", nil)
 	}
 }
@@ -175,7 +175,7 @@ func (c codeSets) checkDisability(v *fault.Invalid, d *Disability) {
 }
 
 func (c codeSets) checkCategory(v *fault.Invalid, cat *Category) {
-	if c.categories != nil && !c.categories[cat.Code] {
+	if !textOK(cat.Code) || (c.categories != nil && !c.categories[cat.Code]) {
 		v.Add("code", "is not a code of the recipient_categories directory", cat.Code)
 	}
 	checkPeriod(v, "", cat.ValidFrom, cat.ValidTo)

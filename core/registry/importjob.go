@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -471,12 +472,12 @@ func (c *chunks) read() (chunkRow, error) {
 		if !ok {
 			return row, tenancy.ErrNoTenant
 		}
-		res := c.s.db.WithContext(c.ctx).Raw("SELECT data FROM import_chunks WHERE tenant_id = ? AND import_id = ? AND seq = ?",
-			tid, c.id, c.seq).Scan(&row.Data)
-		if res.Error == nil && res.RowsAffected == 0 {
+		err := c.s.db.WithContext(c.ctx).Raw("SELECT data FROM import_chunks WHERE tenant_id = ? AND import_id = ? AND seq = ?",
+			tid, c.id, c.seq).Row().Scan(&row.Data)
+		if errors.Is(err, sql.ErrNoRows) {
 			return row, gorm.ErrRecordNotFound
 		}
-		return row, res.Error
+		return row, err
 	}
 	err := tenancy.Tx(c.ctx, c.s.db, func(tx *gorm.DB) error {
 		return tx.Where("import_id = ? AND seq = ?", c.id, c.seq).Take(&row).Error

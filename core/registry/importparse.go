@@ -250,7 +250,7 @@ func (c *checker) check(line int64, w *wire, origin Origin) (item, []LineError) 
 			v.Add("kind", "is required", nil)
 		}
 		it.rel.ValidFrom, it.rel.ValidTo = c.period(v, w)
-		if c.codes.kinship != nil && w.Kind != nil && !c.codes.kinship[it.rel.Kind] {
+		if w.Kind != nil && (!textOK(it.rel.Kind) || (c.codes.kinship != nil && !c.codes.kinship[it.rel.Kind])) {
 			v.Add("kind", "is not a code of the kinship_kinds directory", it.rel.Kind)
 		}
 		if it.rel.ValidTo != nil && !it.rel.ValidFrom.IsZero() && it.rel.ValidTo.Before(it.rel.ValidFrom) {
@@ -294,7 +294,7 @@ func (c *checker) check(line int64, w *wire, origin Origin) (item, []LineError) 
 		it.cat = Category{Code: str(w.Code), Origin: origin}
 		if w.Code == nil {
 			v.Add("code", "is required", nil)
-		} else if c.codes.categories != nil && !c.codes.categories[it.cat.Code] {
+		} else if !textOK(it.cat.Code) || (c.codes.categories != nil && !c.codes.categories[it.cat.Code]) {
 			v.Add("code", "is not a code of the recipient_categories directory", it.cat.Code)
 		}
 		it.cat.ValidFrom, it.cat.ValidTo = c.period(v, w)
@@ -393,7 +393,9 @@ func jsonError(err error) *LineError {
 		if field == "" {
 			field = "line"
 		}
-		return &LineError{Location: field, Message: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", not " + te.Value}
+		// Value may carry the number sent ("number 1.5"): only its kind is said.
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return &LineError{Location: field, Message: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", not " + kind}
 	case errors.As(err, &se):
 		return &LineError{Location: "line", Message: "is not valid JSON (offset " + strconv.FormatInt(se.Offset, 10) + "): " + se.Error()}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -401,7 +403,12 @@ func jsonError(err error) *LineError {
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &LineError{Location: strings.Trim(f, `"`), Message: "is not a field of an import line"}
+		// A name is repeated only when it cannot be personal data (a file
+		// keyed by SNILS would otherwise copy them into the errors).
+		if f = strings.Trim(f, `"`); f == "" || len(f) > 40 || strings.ContainsAny(f, "0123456789") {
+			return &LineError{Location: "line", Message: "has a field that is not a field of an import line (its name is not repeated)"}
+		}
+		return &LineError{Location: f, Message: "is not a field of an import line"}
 	}
 	return &LineError{Location: "line", Message: "is not a JSON object: " + msg}
 }
@@ -504,6 +511,11 @@ func csvHeader(b []byte) ([]string, *LineError) {
 		c = strings.ToLower(strings.TrimSpace(c))
 		cols[i] = c
 		if _, ok := csvColumns[c]; !ok {
+			// A file without its header line has a record here: its values
+			// are not repeated.
+			if strings.ContainsAny(c, "0123456789") {
+				return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %d is not a field of an import line (is the header line missing?)", i+1)}
+			}
 			return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %d (%q) is not a field of an import line", i+1, truncate(c, 40))}
 		}
 		if seen[c] {

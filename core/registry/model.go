@@ -169,6 +169,10 @@ func (f PersonFields) apply(p *Person, v *fault.Invalid) {
 	}
 }
 
+// textOK refuses what PostgreSQL cannot store in text: NUL and bytes that
+// are not UTF-8.
+func textOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 func nameOK(s string, required bool) bool {
 	n := utf8.RuneCountInString(s)
 	if n == 0 {
@@ -219,8 +223,8 @@ func validate(v *fault.Invalid, p *Person, today civil.Date, docTypes map[string
 	if p.Address.OKTMO != "" && !oktmoRe.MatchString(p.Address.OKTMO) {
 		v.Add("address.oktmo", "must be an OKTMO code of 8 or 11 digits", p.Address.OKTMO)
 	}
-	if utf8.RuneCountInString(p.Address.Text) > 500 {
-		v.Add("address.text", "must be at most 500 characters", nil)
+	if utf8.RuneCountInString(p.Address.Text) > 500 || !textOK(p.Address.Text) {
+		v.Add("address.text", "must be at most 500 characters of UTF-8 text", nil)
 	}
 	if d := p.Document; d != nil {
 		if docTypes != nil && !docTypes[d.Type] {
@@ -229,7 +233,13 @@ func validate(v *fault.Invalid, p *Person, today civil.Date, docTypes map[string
 		if !docNumRe.MatchString(d.Number) {
 			v.Add("document.number", "must be 1 to 20 letters, digits or dashes", nil)
 		}
-		if len(d.Series) > 20 {
+		if !textOK(d.Issuer) || utf8.RuneCountInString(d.Issuer) > 500 {
+			v.Add("document.issuer", "must be at most 500 characters of UTF-8 text", nil)
+		}
+		if !textOK(d.Type) {
+			v.Add("document.type", "must be UTF-8 text", nil)
+		}
+		if len(d.Series) > 20 || !textOK(d.Series) {
 			v.Add("document.series", "must be at most 20 characters", nil)
 		}
 		if d.IssuedOn != nil && d.IssuedOn.After(today) {
@@ -240,7 +250,7 @@ func validate(v *fault.Invalid, p *Person, today civil.Date, docTypes map[string
 		if c.Phone != "" && !phoneRe.MatchString(c.Phone) {
 			v.Add("contacts.phone", "must be 10 to 15 digits, optionally after +", nil)
 		}
-		if c.Email != "" && (len(c.Email) > 254 || !strings.Contains(c.Email, "@")) {
+		if c.Email != "" && (len(c.Email) > 254 || !strings.Contains(c.Email, "@") || !textOK(c.Email)) {
 			v.Add("contacts.email", "is not an e-mail address", nil)
 		}
 	}

@@ -175,8 +175,8 @@ func (s *Service) Create(ctx context.Context, f PersonFields, origin Origin) (Pe
 		if err != nil {
 			return err
 		}
-		var existing uuid.UUID
-		if err := tx.Model(&personRow{}).Select("id").Where("snils_index = ?", row.SNILSIndex).Scan(&existing).Error; err != nil {
+		existing, err := firstID(tx.Model(&personRow{}).Where("snils_index = ?", row.SNILSIndex))
+		if err != nil {
 			return err
 		}
 		if existing != uuid.Nil {
@@ -204,7 +204,8 @@ func (s *Service) idBySNILS(ctx context.Context, snils string) (uuid.UUID, error
 		if err != nil {
 			return err
 		}
-		return tx.Model(&personRow{}).Select("id").Where("snils_index = ?", k.BlindIndex(snilsIndexInput(snils))).Scan(&id).Error
+		id, err = firstID(tx.Model(&personRow{}).Where("snils_index = ?", k.BlindIndex(snilsIndexInput(snils))))
+		return err
 	})
 	if err == nil && id == uuid.Nil {
 		err = fault.NotFoundf("person")
@@ -279,8 +280,8 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, version int64, f Per
 			return err
 		}
 		if f.SNILS != nil && p.SNILS != old.SNILS {
-			var other uuid.UUID
-			if err := tx.Model(&personRow{}).Select("id").Where("snils_index = ? AND id <> ?", row.SNILSIndex, id).Scan(&other).Error; err != nil {
+			other, err := firstID(tx.Model(&personRow{}).Where("snils_index = ? AND id <> ?", row.SNILSIndex, id))
+			if err != nil {
 				return err
 			}
 			if other != uuid.Nil {
@@ -520,4 +521,13 @@ func actorOf(ctx context.Context) *uuid.UUID {
 		return &id
 	}
 	return nil
+}
+
+// firstID returns the id of the first row q finds (uuid.Nil: none).
+func firstID(q *gorm.DB) (uuid.UUID, error) {
+	var ids []uuid.UUID
+	if err := q.Limit(1).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		return uuid.Nil, err
+	}
+	return ids[0], nil
 }

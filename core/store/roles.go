@@ -32,7 +32,7 @@ func (d *DB) CurrentRole(ctx context.Context) (RoleInfo, error) {
 	err := d.SQL.QueryRowContext(ctx, `
 		SELECT r.rolname, r.rolsuper, r.rolbypassrls,
 		       (SELECT count(*) FROM pg_catalog.pg_class c
-		         WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p'))
+		         WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't')
 		  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`).
 		Scan(&r.Name, &r.Superuser, &r.BypassRLS, &r.OwnsTables)
 	return r, err
