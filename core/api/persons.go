@@ -386,7 +386,6 @@ func (s *Server) registerPersons() {
 	mw := huma.Middlewares{hidePersonalData}
 	read := Permission{Object: "person", Action: "read"}
 	update := Permission{Object: "person", Action: "update"}
-	personErrors := []int{http.StatusNotFound}
 
 	register(s, Permission{Object: "person", Action: "create"}, huma.Operation{
 		OperationID: "createPerson", Method: http.MethodPost, Path: base, Tags: tags, Middlewares: mw,
@@ -462,7 +461,7 @@ func (s *Server) registerPersons() {
 		OperationID: "getPerson", Method: http.MethodGet, Path: base + "/{id}", Tags: tags, Middlewares: mw,
 		Summary:     "Read a person",
 		Description: "Audited as person.read. A duplicate merged into another person is still read, with merged_into.",
-		Errors:      personErrors,
+		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *PersonPath) (*personResponse, error) {
 		ctx, id, err := s.personTarget(ctx, in)
 		if err != nil {
@@ -506,7 +505,7 @@ func (s *Server) registerPersons() {
 		Summary: "A person's card as of a date",
 		Description: "What the registry knows of the person on a date: relatives, household, the incomes of the " +
 			"window and the household's per-capita income, disabilities and categories in force. Audited as person.card.",
-		Errors: personErrors,
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *struct {
 		PersonPath
 		AsOf string `query:"as_of" format:"date" doc:"The date (default: today, Moscow time)."`
@@ -533,7 +532,7 @@ func (s *Server) registerPersons() {
 		OperationID: "getPersonHistory", Method: http.MethodGet, Path: base + "/{id}/history", Tags: tags, Middlewares: mw,
 		Summary:     "A person's earlier versions",
 		Description: "Every version a change or a merge replaced, oldest first. Audited as person.history.",
-		Errors:      personErrors,
+		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *PersonPath) (*personHistory, error) {
 		ctx, id, err := s.personTarget(ctx, in)
 		if err != nil {
@@ -560,7 +559,7 @@ func (s *Server) registerPersons() {
 		Summary: "A person's facts",
 		Description: "The current relations, incomes, disabilities and categories; with history=true also those " +
 			"corrected, retracted or moved by a merge, which carry superseded_at. Audited as person.read.",
-		Errors: personErrors,
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *struct {
 		PersonPath
 		History bool `query:"history" default:"false" doc:"Include superseded facts."`
@@ -712,7 +711,7 @@ func (s *Server) registerPersons() {
 		Summary: "Retract a fact recorded in error",
 		Description: "The current fact is superseded without a replacement; it stays in the facts' history " +
 			"(history=true). A fact already superseded is not found.",
-		Errors: personErrors,
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *struct {
 		PersonPath
 		Kind   string `path:"kind" enum:"relations,incomes,disabilities,categories"`

@@ -140,7 +140,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	p.Audit = audit.New(p.DB.Gorm, audit.Options{Logger: p.log})
-	p.Persons = registry.NewService(p.DB.Gorm, p.Crypt, directoryCodes{p.Directories}, registry.Options{})
+	p.Persons = registry.NewService(p.DB.Gorm, p.Crypt, directoryCodes{p.Directories}, registry.Options{ImportLease: cfg.ImportLease})
 	key, err := signingKey(cfg, p.log)
 	if err != nil {
 		return err

@@ -49,6 +49,7 @@ type Config struct {
 	BodyLimit          int
 	ImportBodyLimit    int64
 	ImportPoll         time.Duration
+	ImportLease        time.Duration
 	DBMaxConns         int
 	TokenKeyFile       string
 	AccessTokenTTL     time.Duration
@@ -92,6 +93,7 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.BodyLimit, "body-limit", 1<<20, "largest request body in bytes")
 	fs.Int64Var(&c.ImportBodyLimit, "import-body-limit", 16<<30, "largest registry import file in bytes (streamed, not held in memory)")
 	fs.DurationVar(&c.ImportPoll, "import-poll", 2*time.Second, "how often a replica looks for queued or abandoned imports")
+	fs.DurationVar(&c.ImportLease, "import-lease", 2*time.Minute, "an import whose runner committed nothing for this long is resumed by another runner")
 	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "Ed25519 key that signs access tokens (PKCS#8 PEM or 32-byte seed); default: generated into the data dir — replicas need one shared file")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of an access token")
 	fs.StringVar(&c.DemoPassword, "demo-password", "", "password of the demo users (default: generated once and kept in the data dir)")
@@ -183,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ImportBodyLimit < 1<<10 {
 		return configErrorf("--import-body-limit: %d is below 1 KiB", c.ImportBodyLimit)
+	}
+	if c.ImportLease < time.Second {
+		return configErrorf("--import-lease: %s is below 1s", c.ImportLease)
 	}
 	if c.ImportPoll < 10*time.Millisecond {
 		return configErrorf("--import-poll: %s is below 10ms", c.ImportPoll)

@@ -5,6 +5,7 @@ package ident
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -78,6 +79,27 @@ func NormalizeSNILS(s string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// SNILSOf returns the SNILS whose first nine digits are n, with its check
+// number: synthetic registries (demo data, benchmarks, tests) need valid
+// ones. n must be above 1001998 and below a billion.
+func SNILSOf(n int) string {
+	if n <= 1001998 || n > 999_999_999 {
+		panic("ident: SNILSOf needs 1001998 < n < 1e9")
+	}
+	sum, x := 0, n
+	for w := 1; w <= 9; w++ {
+		sum += (x % 10) * w
+		x /= 10
+	}
+	for sum > 101 {
+		sum %= 101
+	}
+	if sum == 100 || sum == 101 {
+		sum = 0
+	}
+	return fmt.Sprintf("%09d%02d", n, sum)
 }
 
 func digits(s string, n int) ([]int, bool) {

@@ -149,3 +149,15 @@ func FuzzINN(f *testing.F) {
 		}
 	})
 }
+
+func TestSNILSOf(t *testing.T) {
+	for _, n := range []int{1001999, 112233445, 999999999, 123456789, 2000000} {
+		s := SNILSOf(n)
+		if got, err := NormalizeSNILS(s); err != nil || got != s {
+			t.Errorf("SNILSOf(%d) = %s: %v", n, s, err)
+		}
+	}
+	if SNILSOf(112233445) != "11223344595" {
+		t.Errorf("SNILSOf(112233445) = %s, want the documented 11223344595", SNILSOf(112233445))
+	}
+}

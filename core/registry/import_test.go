@@ -238,3 +238,21 @@ func TestImportCSV(t *testing.T) {
 		}
 	})
 }
+
+// A file that ends exactly at a batch boundary keeps its count of lines
+// (an empty last batch once reset it to zero).
+func TestImportEndingOnABatchBoundary(t *testing.T) {
+	env := storetest.New(t, "sqlite")
+	f := newFixture(t, env)
+	var b bytes.Buffer
+	for i := range 4000 {
+		fmt.Fprintf(&b, `{"type":"person","snils":"%s","family_name":"Орлов","first_name":"Пётр","birth_date":"1970-01-01","sex":"male"}`+"\n", snils(5000000+i))
+	}
+	im, err := f.reg.ImportFile(f.a, registry.ImportRequest{Format: registry.FormatNDJSON}, &b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Progress.Lines != 4000 || im.Progress.Imported != 4000 || im.Progress.Bytes != im.Bytes {
+		t.Fatalf("progress %+v of %d bytes", im.Progress, im.Bytes)
+	}
+}

@@ -76,7 +76,7 @@ func (p *parser) next(n int) (*batch, error) {
 	if p.done {
 		return nil, nil
 	}
-	b := &batch{}
+	b := &batch{lines: p.ln.no, offset: p.ln.offset}
 	for count := 0; count < n; {
 		raw, err := p.ln.next()
 		if errors.Is(err, io.EOF) {
@@ -176,6 +176,7 @@ type writes struct {
 	progress     Progress
 	audit        *audit.Record
 	now          time.Time
+	lease        time.Duration
 }
 
 // errorRow is a row of import_errors.
@@ -198,6 +199,7 @@ type engine struct {
 	progress Progress
 	errSeq   int64
 	now      time.Time
+	lease    time.Duration
 }
 
 func snapshotOf(p Person) []byte {
@@ -211,7 +213,7 @@ func snapshotOf(p Person) []byte {
 
 // store writes one batch in tx.
 func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
-	w := &writes{tenant: e.tenant, importID: e.importID, supersede: map[string][]uuid.UUID{}, now: e.now}
+	w := &writes{tenant: e.tenant, importID: e.importID, supersede: map[string][]uuid.UUID{}, now: e.now, lease: e.lease}
 	// The blind index of every SNILS the batch names, and who has it.
 	idx := map[string][]byte{}
 	var want [][]byte

@@ -30,11 +30,6 @@ const (
 	StatusFailed    = "failed"
 )
 
-// leaseFor is how long a running import is its runner's without a sign of
-// life; after it another runner (another replica, or this one restarted)
-// resumes it.
-const leaseFor = 2 * time.Minute
-
 // chunkSize is the size of the pieces an uploaded file is kept in.
 const chunkSize = 1 << 20
 
@@ -131,7 +126,7 @@ func (s *Service) newImport(ctx context.Context, req ImportRequest, status strin
 		CreatedBy: actorOf(ctx), CreatedAt: now}
 	if status == StatusRunning {
 		row.StartedAt, row.Attempts = &now, 1
-		lease := now.Add(leaseFor)
+		lease := now.Add(s.lease)
 		row.LeaseUntil = &lease
 	}
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
@@ -295,7 +290,7 @@ func (s *Service) run(ctx context.Context, row importRow, r io.Reader, progress 
 		return err
 	}
 	tid, _ := tenancy.FromContext(ctx)
-	e := &engine{k: k, tenant: tid, importID: row.ID, now: time.Now().UTC()}
+	e := &engine{k: k, tenant: tid, importID: row.ID, now: time.Now().UTC(), lease: s.lease}
 	p := &parser{ln: newLines(r), format: row.Format, typ: row.RecordType, chk: &checker{codes: codes, today: s.today()}, origin: Imported}
 	if row.Mode == CommitValid && row.Lines > 0 {
 		p.skip = row.Lines
@@ -582,7 +577,7 @@ func (s *Service) claim(ctx context.Context) (importRow, bool, error) {
 				"status": StatusFailed, "error": fmt.Sprintf("stopped %d times without finishing", row.Attempts),
 				"finished_at": now, "lease_until": nil}).Error
 		}
-		lease := now.Add(leaseFor)
+		lease := now.Add(s.lease)
 		res := tx.Model(&importRow{}).Where("id = ? AND status = ? AND attempts = ?", row.ID, row.Status, row.Attempts).
 			Updates(map[string]any{"status": StatusRunning, "lease_until": lease, "attempts": row.Attempts + 1,
 				"started_at": coalesceTime(row.StartedAt, now)})

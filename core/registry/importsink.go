@@ -118,14 +118,14 @@ func (g gormTx) write(ctx context.Context, w *writes) error {
 			return err
 		}
 	}
-	return saveProgress(tx, w.importID, w.progress, time.Now().UTC())
+	return saveProgress(tx, w.importID, w.progress, time.Now().UTC().Add(w.lease))
 }
 
 // saveProgress records, in the batch's transaction, how far the import got:
 // a run resumed after a crash starts after Lines.
-func saveProgress(tx *gorm.DB, id uuid.UUID, p Progress, now time.Time) error {
+func saveProgress(tx *gorm.DB, id uuid.UUID, p Progress, leaseUntil time.Time) error {
 	return tx.Model(&importRow{}).Where("id = ?", id).Updates(map[string]any{
 		"lines": p.Lines, "imported": p.Imported, "unchanged": p.Unchanged, "rejected": p.Rejected,
-		"bytes_done": p.Bytes, "lease_until": now.Add(leaseFor),
+		"bytes_done": p.Bytes, "lease_until": leaseUntil,
 	}).Error
 }

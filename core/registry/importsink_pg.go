@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -271,7 +272,7 @@ func (t *pgTx) write(ctx context.Context, w *writes) error {
 	}
 	p := w.progress
 	_, err := t.tx.Exec(ctx, `UPDATE imports SET lines = $3, imported = $4, unchanged = $5, rejected = $6, bytes_done = $7,
-		lease_until = now() + interval '2 minutes' WHERE tenant_id = $1 AND id = $2`,
-		tid, pgUUID(w.importID), p.Lines, p.Imported, p.Unchanged, p.Rejected, p.Bytes)
+		lease_until = $8 WHERE tenant_id = $1 AND id = $2`,
+		tid, pgUUID(w.importID), p.Lines, p.Imported, p.Unchanged, p.Rejected, p.Bytes, time.Now().UTC().Add(w.lease))
 	return err
 }

@@ -40,6 +40,7 @@ type Service struct {
 	crypt *pdcrypt.Service
 	codes Codes
 	today func() civil.Date
+	lease time.Duration
 
 	mu    sync.Mutex
 	cache map[codeKey]cachedCodes
@@ -64,6 +65,9 @@ const codesTTL = 30 * time.Second
 type Options struct {
 	// Today is the date "the future" starts after; civil.Today by default.
 	Today func() civil.Date
+	// ImportLease is how long a running import stays its runner's without a
+	// committed batch; then another runner resumes it. 2 minutes by default.
+	ImportLease time.Duration
 }
 
 // NewService returns the registry over db (with the tenancy scope
@@ -73,7 +77,10 @@ func NewService(db *gorm.DB, crypt *pdcrypt.Service, codes Codes, opts Options) 
 	if opts.Today == nil {
 		opts.Today = civil.Today
 	}
-	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, cache: map[codeKey]cachedCodes{}, wake: make(chan struct{}, 1)}
+	if opts.ImportLease <= 0 {
+		opts.ImportLease = 2 * time.Minute
+	}
+	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, lease: opts.ImportLease, cache: map[codeKey]cachedCodes{}, wake: make(chan struct{}, 1)}
 }
 
 // codeSet returns a directory's codes for the context's region. It must be
