@@ -46,7 +46,7 @@ type Card struct {
 
 // Card assembles a person's card as of a date (audited as person.card).
 func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card, error) {
-	counted, err := s.codeSet(ctx, DirIncomes)
+	counted, err := s.countedIncome(ctx)
 	if err != nil {
 		return Card{}, err
 	}
@@ -67,7 +67,7 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 		c = Card{Person: p, AsOf: asOf, Alive: rec.AliveAt(id, asOf)}
 		c.Age, _ = rec.AgeAt(id, asOf)
 		c.Household = rec.Household(asOf)
-		c.PerCapita = rec.PerCapitaIncome(asOf, IncomeWindowMonths, 0, func(kind string) bool { return counted == nil || counted[kind] })
+		c.PerCapita = rec.PerCapitaIncome(asOf, IncomeWindowMonths, 0, counted)
 		for _, r := range rels.relations {
 			other, kind := r.RelativeID, r.Kind
 			if r.PersonID != id {

@@ -26,14 +26,14 @@ type fixture struct {
 
 type dirCodes struct{ d *directory.Service }
 
-func (c dirCodes) Codes(ctx context.Context, dir string) (map[string]bool, error) {
+func (c dirCodes) Codes(ctx context.Context, dir string) (map[string]map[string]any, error) {
 	es, _, err := c.d.RegionEntries(ctx, dir, directory.Query{})
 	if err != nil {
 		return nil, err
 	}
-	m := map[string]bool{}
+	m := map[string]map[string]any{}
 	for _, e := range es {
-		m[e.Code] = true
+		m[e.Code] = e.Attributes
 	}
 	return m, nil
 }

@@ -21,9 +21,9 @@ import (
 )
 
 // Codes gives the codes of a directory the context's region sees (the
-// platform's entries and its own), any version.
+// platform's entries and its own, any version), each with its attributes.
 type Codes interface {
-	Codes(ctx context.Context, directory string) (map[string]bool, error)
+	Codes(ctx context.Context, directory string) (map[string]map[string]any, error)
 }
 
 // Directories whose codes registry rows use.
@@ -53,8 +53,9 @@ type codeKey struct {
 }
 
 type cachedCodes struct {
-	set map[string]bool
-	at  time.Time
+	set   map[string]bool
+	attrs map[string]map[string]any
+	at    time.Time
 }
 
 // codesTTL is how long a region's directory codes are trusted: a code a
@@ -86,28 +87,50 @@ func NewService(db *gorm.DB, crypt *pdcrypt.Service, codes Codes, opts Options) 
 // codeSet returns a directory's codes for the context's region. It must be
 // called outside a transaction (on SQLite a second one would wait for ever).
 func (s *Service) codeSet(ctx context.Context, dir string) (map[string]bool, error) {
+	c, err := s.directory(ctx, dir)
+	return c.set, err
+}
+
+func (s *Service) directory(ctx context.Context, dir string) (cachedCodes, error) {
 	if s.codes == nil {
-		return nil, nil
+		return cachedCodes{}, nil
 	}
 	tid, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return nil, tenancy.ErrNoTenant
+		return cachedCodes{}, tenancy.ErrNoTenant
 	}
 	k := codeKey{tid, dir}
 	s.mu.Lock()
 	c, ok := s.cache[k]
 	s.mu.Unlock()
 	if ok && time.Since(c.at) < codesTTL {
-		return c.set, nil
+		return c, nil
 	}
-	set, err := s.codes.Codes(ctx, dir)
+	attrs, err := s.codes.Codes(ctx, dir)
 	if err != nil {
-		return nil, err
+		return cachedCodes{}, err
+	}
+	c = cachedCodes{set: make(map[string]bool, len(attrs)), attrs: attrs, at: time.Now()}
+	for code := range attrs {
+		c.set[code] = true
 	}
 	s.mu.Lock()
-	s.cache[k] = cachedCodes{set: set, at: time.Now()}
+	s.cache[k] = c
 	s.mu.Unlock()
-	return set, nil
+	return c, nil
+}
+
+// countedIncome says which income kinds the means test counts: those whose
+// income_kinds entry does not say counted: false.
+func (s *Service) countedIncome(ctx context.Context) (func(kind string) bool, error) {
+	c, err := s.directory(ctx, DirIncomes)
+	if err != nil || c.attrs == nil {
+		return nil, err
+	}
+	return func(kind string) bool {
+		a, ok := c.attrs[kind]
+		return ok && a["counted"] != false
+	}, nil
 }
 
 func (s *Service) codeSets(ctx context.Context) (codeSets, error) {
