@@ -167,28 +167,7 @@ var isolationSeq atomic.Int64
 
 // isolationSNILS returns a valid SNILS not used before in this process.
 func isolationSNILS() string {
-	return validSNILS(5000000 + int(isolationSeq.Add(1)))
-}
-
-// validSNILS makes a valid SNILS of a number above 1001998: nine digits
-// and the check number (DOMAIN.md).
-func validSNILS(n int) string {
-	base := fmt.Sprintf("%09d", n)
-	sum := 0
-	for i, c := range base {
-		sum += int(c-'0') * (9 - i)
-	}
-	for sum > 101 {
-		sum %= 101
-	}
-	if sum == 100 || sum == 101 {
-		sum = 0
-	}
-	s := fmt.Sprintf("%s%02d", base, sum)
-	if _, err := ident.NormalizeSNILS(s); err != nil {
-		panic(err)
-	}
-	return s
+	return ident.SNILSOf(5000000 + int(isolationSeq.Add(1)))
 }
 
 func isolationPerson(ctx context.Context, reg *registry.Service) (registry.Person, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/ident"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
@@ -181,7 +182,7 @@ func plaintextScenario(t *testing.T, d store.Dialect) {
 	next := 137000000
 	newSNILS := func() string {
 		next += 7
-		s := validSNILS(next)
+		s := ident.SNILSOf(next)
 		used = append(used, s)
 		return s
 	}

@@ -17,25 +17,8 @@ import (
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
-// snils makes a valid SNILS from a number above 1001998.
-func snils(n int) string {
-	base := fmt.Sprintf("%09d", n)
-	sum := 0
-	for i, c := range base {
-		sum += int(c-'0') * (9 - i)
-	}
-	for sum > 101 {
-		sum %= 101
-	}
-	if sum == 100 || sum == 101 {
-		sum = 0
-	}
-	s := fmt.Sprintf("%s%02d", base, sum)
-	if _, err := ident.NormalizeSNILS(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+// snils is the valid SNILS of a number above 1001998.
+func snils(n int) string { return ident.SNILSOf(n) }
 
 // badSNILS is a SNILS with a wrong check number.
 func badSNILS(n int) string {
