@@ -383,12 +383,11 @@ var factKinds = map[string]string{
 func (s *Server) registerPersons() {
 	tags := []string{"Registry of recipients"}
 	base := "/api/v1/tenants/{tenant}/persons"
-	mw := huma.Middlewares{hidePersonalData}
 	read := Permission{Object: "person", Action: "read"}
 	update := Permission{Object: "person", Action: "update"}
 
 	register(s, Permission{Object: "person", Action: "create"}, huma.Operation{
-		OperationID: "createPerson", Method: http.MethodPost, Path: base, Tags: tags, Middlewares: mw,
+		OperationID: "createPerson", Method: http.MethodPost, Path: base, Tags: tags,
 		Summary: "Register a person",
 		Description: "The SNILS identifies a person in the region: a second person with the same SNILS is refused " +
 			"with 409, whose detail and errors[0].value name the existing person. Persons registered by a service " +
@@ -411,7 +410,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "findPersons", Method: http.MethodGet, Path: base, Tags: tags, Middlewares: mw,
+		OperationID: "findPersons", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "Find persons by SNILS or by name and birth date",
 		Description: "Either snils (the one person with it; none is an empty list), or family_name and birth_date " +
 			"(case-insensitive, exact), narrowed by first_name; at most 100 persons. Every search is audited " +
@@ -442,7 +441,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "searchPersons", Method: http.MethodPost, Path: base + "/search", Tags: tags, Middlewares: mw,
+		OperationID: "searchPersons", Method: http.MethodPost, Path: base + "/search", Tags: tags,
 		DefaultStatus: http.StatusOK,
 		Summary:       "Find persons, criteria in the body",
 		Description: "The same search as GET …/persons with the criteria in the body, so that a SNILS stays out " +
@@ -458,7 +457,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "getPerson", Method: http.MethodGet, Path: base + "/{id}", Tags: tags, Middlewares: mw,
+		OperationID: "getPerson", Method: http.MethodGet, Path: base + "/{id}", Tags: tags,
 		Summary:     "Read a person",
 		Description: "Audited as person.read. A duplicate merged into another person is still read, with merged_into.",
 		Errors:      []int{http.StatusNotFound},
@@ -475,7 +474,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, update, huma.Operation{
-		OperationID: "updatePerson", Method: http.MethodPatch, Path: base + "/{id}", Tags: tags, Middlewares: mw,
+		OperationID: "updatePerson", Method: http.MethodPatch, Path: base + "/{id}", Tags: tags,
 		Summary: "Change a person",
 		Description: "Needs If-Match with the current ETag. Fields absent are kept; the version replaced is kept " +
 			"in the person's history. A person merged into another cannot be changed (409).",
@@ -501,7 +500,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "getPersonCard", Method: http.MethodGet, Path: base + "/{id}/card", Tags: tags, Middlewares: mw,
+		OperationID: "getPersonCard", Method: http.MethodGet, Path: base + "/{id}/card", Tags: tags,
 		Summary: "A person's card as of a date",
 		Description: "What the registry knows of the person on a date: relatives, household, the incomes of the " +
 			"window and the household's per-capita income, disabilities and categories in force. Audited as person.card.",
@@ -529,7 +528,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "getPersonHistory", Method: http.MethodGet, Path: base + "/{id}/history", Tags: tags, Middlewares: mw,
+		OperationID: "getPersonHistory", Method: http.MethodGet, Path: base + "/{id}/history", Tags: tags,
 		Summary:     "A person's earlier versions",
 		Description: "Every version a change or a merge replaced, oldest first. Audited as person.history.",
 		Errors:      []int{http.StatusNotFound},
@@ -555,7 +554,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, read, huma.Operation{
-		OperationID: "getPersonFacts", Method: http.MethodGet, Path: base + "/{id}/facts", Tags: tags, Middlewares: mw,
+		OperationID: "getPersonFacts", Method: http.MethodGet, Path: base + "/{id}/facts", Tags: tags,
 		Summary: "A person's facts",
 		Description: "The current relations, incomes, disabilities and categories; with history=true also those " +
 			"corrected, retracted or moved by a merge, which carry superseded_at. Audited as person.read.",
@@ -582,7 +581,7 @@ func (s *Server) registerPersons() {
 
 	factOp := func(id, path, summary, what string) huma.Operation {
 		return huma.Operation{
-			OperationID: id, Method: http.MethodPost, Path: base + "/{id}/" + path, Tags: tags, Middlewares: mw,
+			OperationID: id, Method: http.MethodPost, Path: base + "/{id}/" + path, Tags: tags,
 			Summary: summary,
 			Description: what + " A fact is never changed in place: one with the same key that says something else " +
 				"supersedes the current one (outcome corrected, 201), one that says the same records nothing " +
@@ -707,8 +706,8 @@ func (s *Server) registerPersons() {
 
 	register(s, update, huma.Operation{
 		OperationID: "retractPersonFact", Method: http.MethodDelete, Path: base + "/{id}/{kind}/{fact_id}", Tags: tags,
-		Middlewares: mw, DefaultStatus: http.StatusNoContent,
-		Summary: "Retract a fact recorded in error",
+		DefaultStatus: http.StatusNoContent,
+		Summary:       "Retract a fact recorded in error",
 		Description: "The current fact is superseded without a replacement; it stays in the facts' history " +
 			"(history=true). A fact already superseded is not found.",
 		Errors: []int{http.StatusNotFound},
@@ -733,7 +732,7 @@ func (s *Server) registerPersons() {
 	})
 
 	register(s, Permission{Object: "person", Action: "merge"}, huma.Operation{
-		OperationID: "mergePerson", Method: http.MethodPost, Path: base + "/{id}/merge", Tags: tags, Middlewares: mw,
+		OperationID: "mergePerson", Method: http.MethodPost, Path: base + "/{id}/merge", Tags: tags,
 		DefaultStatus: http.StatusOK,
 		Summary:       "Merge a duplicate into another person",
 		Description: "The person {id} is a duplicate of into: its current facts are copied to into (where into " +

@@ -42,6 +42,9 @@ func register[I, O any](s *Server, perm Permission, op huma.Operation, h func(co
 	if !perm.Public {
 		op.Security = []map[string][]string{{"bearer": {}}}
 	}
+	// Every operation's error answers are scrubbed of the values Huma's own
+	// validation copies from the request (a password, a SNILS, a passport).
+	op.Middlewares = append(huma.Middlewares{hidePersonalData}, op.Middlewares...)
 	if op.MaxBodyBytes == 0 {
 		op.MaxBodyBytes = s.bodyLimit
 	}
