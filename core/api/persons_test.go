@@ -46,23 +46,6 @@ func noSNILS(t *testing.T, what string, body []byte, snils ...string) {
 	}
 }
 
-// Faults of core/registry, reported, that these tests tolerate while they
-// show (and log); once one is fixed its checks run in full again.
-const (
-	bugSQLiteLower = "registry: Search compares lower(family_name) with strings.ToLower of the query; SQLite's lower() " +
-		"folds ASCII only, so a Cyrillic name is never found on SQLite"
-	bugNoMatchAudit = "registry: FindBySNILS records the search that found nobody, then returns an error from the " +
-		"transaction, which rolls the record back"
-)
-
-func knownBug(t *testing.T, symptom bool, bug string) bool {
-	t.Helper()
-	if symptom {
-		t.Logf("KNOWN BUG, tolerated: %s", bug)
-	}
-	return symptom
-}
-
 type personOut struct {
 	ID          string `json:"id"`
 	SNILS       string `json:"snils"`
@@ -283,16 +266,13 @@ func TestPersonDuplicatesAndRegions(t *testing.T) {
 			want   string
 		}{{c66, "66", p.ID}, {c16, "16", id16}} {
 			base := "/api/v1/tenants/" + who.region + "/persons"
-			for i, r := range []apptest.Response{
+			for _, r := range []apptest.Response{
 				who.c.expect(who.c.do(http.MethodGet, base+"?snils="+s, nil), 200),
 				who.c.expect(who.c.do(http.MethodPost, base+"/search", map[string]any{"snils": formatted(s)}), 200),
 				who.c.expect(who.c.do(http.MethodGet, base+"?family_name=иванова&birth_date=1990-05-10", nil), 200),
 				who.c.expect(who.c.do(http.MethodPost, base+"/search", map[string]any{"family_name": "ИВАНОВА", "first_name": "мария", "birth_date": "1990-05-10"}), 200),
 			} {
 				got := personsOf(t, r)
-				if i >= 2 && knownBug(t, d == store.SQLite && len(got) == 0, bugSQLiteLower) {
-					continue
-				}
 				if !slices.Equal(got, []string{who.want}) {
 					t.Fatalf("region %s finds %v, want [%s]", who.region, got, who.want)
 				}
@@ -639,10 +619,6 @@ func TestPersonAudit(t *testing.T) {
 				}
 			}
 			for _, k := range []string{"create", "read", "card", "snils", "nobody", "name"} {
-				if k == "nobody" && knownBug(t, seen[k] == 0, bugNoMatchAudit) ||
-					k == "name" && knownBug(t, d == store.SQLite && seen[k] == 0, bugSQLiteLower) {
-					continue
-				}
 				if seen[k] != 1 {
 					t.Errorf("as %s: %d records of %s, want 1 (all %v) in %s", role, seen[k], k, seen, r.Body)
 				}

@@ -93,7 +93,7 @@ func (g gormTx) write(ctx context.Context, w *writes) error {
 	}
 	for _, r := range w.updates {
 		if err := tx.Model(&personRow{}).Where("id = ? AND version = ?", r.ID, r.Version-1).Updates(map[string]any{
-			"snils_enc": r.SNILSEnc, "family_name": r.FamilyName, "first_name": r.FirstName, "patronymic": r.Patronymic,
+			"snils_enc": r.SNILSEnc, "family_name": r.FamilyName, "name_key": r.NameKey, "first_name": r.FirstName, "patronymic": r.Patronymic,
 			"birth_date": r.BirthDate, "sex": r.Sex, "citizenship": r.Citizenship, "death_date": r.DeathDate,
 			"address_oktmo": r.AddressOKTMO, "address_text": r.AddressText, "document_enc": r.DocumentEnc,
 			"contacts_enc": r.ContactsEnc, "bank_enc": r.BankEnc, "version": r.Version, "updated_at": r.UpdatedAt,

@@ -80,7 +80,7 @@ type pgTx struct {
 	staged map[string]bool
 }
 
-const personCols = "tenant_id, id, snils_index, snils_enc, family_name, first_name, patronymic, birth_date, sex, citizenship, " +
+const personCols = "tenant_id, id, snils_index, snils_enc, family_name, name_key, first_name, patronymic, birth_date, sex, citizenship, " +
 	"death_date, address_oktmo, address_text, document_enc, contacts_enc, bank_enc, origin, merged_into, version, created_at, updated_at"
 
 func (t *pgTx) persons(ctx context.Context, idx [][]byte) ([]personRow, error) {
@@ -93,7 +93,7 @@ func (t *pgTx) persons(ctx context.Context, idx [][]byte) ([]personRow, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (personRow, error) {
 		var p personRow
-		err := r.Scan(&p.TenantID, &p.ID, &p.SNILSIndex, &p.SNILSEnc, &p.FamilyName, &p.FirstName, &p.Patronymic, &p.BirthDate,
+		err := r.Scan(&p.TenantID, &p.ID, &p.SNILSIndex, &p.SNILSEnc, &p.FamilyName, &p.NameKey, &p.FirstName, &p.Patronymic, &p.BirthDate,
 			&p.Sex, &p.Citizenship, &p.DeathDate, &p.AddressOKTMO, &p.AddressText, &p.DocumentEnc, &p.ContactsEnc, &p.BankEnc,
 			&p.Origin, &p.MergedInto, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 		return p, err
@@ -193,7 +193,7 @@ func (t *pgTx) write(ctx context.Context, w *writes) error {
 	ps := w.persons
 	if err := t.copyInsert(ctx, "persons", strings.Split(strings.ReplaceAll(personCols, " ", ""), ","), len(ps), func(i int) []any {
 		p := &ps[i]
-		return []any{tid, pgUUID(p.ID), p.SNILSIndex, p.SNILSEnc, p.FamilyName, p.FirstName, p.Patronymic, pgDate(p.BirthDate),
+		return []any{tid, pgUUID(p.ID), p.SNILSIndex, p.SNILSEnc, p.FamilyName, p.NameKey, p.FirstName, p.Patronymic, pgDate(p.BirthDate),
 			p.Sex, p.Citizenship, pgDatePtr(p.DeathDate), p.AddressOKTMO, p.AddressText, bytesOrNil(p.DocumentEnc),
 			bytesOrNil(p.ContactsEnc), bytesOrNil(p.BankEnc), string(p.Origin), pgUUIDPtr(p.MergedInto), p.Version, p.CreatedAt, p.UpdatedAt}
 	}); err != nil {
@@ -209,11 +209,11 @@ func (t *pgTx) write(ctx context.Context, w *writes) error {
 	for _, r := range w.updates {
 		if _, err := t.tx.Exec(ctx, `UPDATE persons SET snils_enc = $3, family_name = $4, first_name = $5, patronymic = $6,
 			birth_date = $7, sex = $8, citizenship = $9, death_date = $10, address_oktmo = $11, address_text = $12,
-			document_enc = $13, contacts_enc = $14, bank_enc = $15, version = $16, updated_at = $17
+			document_enc = $13, contacts_enc = $14, bank_enc = $15, version = $16, updated_at = $17, name_key = $18
 			WHERE tenant_id = $1 AND id = $2 AND version = $16 - 1`,
 			tid, pgUUID(r.ID), r.SNILSEnc, r.FamilyName, r.FirstName, r.Patronymic, pgDate(r.BirthDate), r.Sex, r.Citizenship,
 			pgDatePtr(r.DeathDate), r.AddressOKTMO, r.AddressText, bytesOrNil(r.DocumentEnc), bytesOrNil(r.ContactsEnc),
-			bytesOrNil(r.BankEnc), r.Version, r.UpdatedAt); err != nil {
+			bytesOrNil(r.BankEnc), r.Version, r.UpdatedAt, r.NameKey); err != nil {
 			return err
 		}
 	}

@@ -169,6 +169,11 @@ func (f PersonFields) apply(p *Person, v *fault.Invalid) {
 	}
 }
 
+// nameKey is a name as searched: lower case, ё as е.
+func nameKey(s string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "ё", "е")
+}
+
 // textOK refuses what PostgreSQL cannot store in text: NUL and bytes that
 // are not UTF-8.
 func textOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
@@ -274,6 +279,7 @@ type personRow struct {
 	SNILSIndex   []byte    `gorm:"column:snils_index"`
 	SNILSEnc     []byte    `gorm:"column:snils_enc"`
 	FamilyName   string
+	NameKey      string
 	FirstName    string
 	Patronymic   string
 	BirthDate    civil.Date
@@ -330,7 +336,7 @@ func openJSON(k sealer, ct []byte, column string, id uuid.UUID, v any) error {
 // toRow seals a person for tid.
 func toRow(k sealer, tid uuid.UUID, p *Person) (personRow, error) {
 	r := personRow{
-		TenantID: tid, ID: p.ID, FamilyName: p.FamilyName, FirstName: p.FirstName, Patronymic: p.Patronymic,
+		TenantID: tid, ID: p.ID, FamilyName: p.FamilyName, NameKey: nameKey(p.FamilyName), FirstName: p.FirstName, Patronymic: p.Patronymic,
 		BirthDate: p.BirthDate, Sex: p.Sex, Citizenship: p.Citizenship, DeathDate: p.DeathDate,
 		AddressOKTMO: p.Address.OKTMO, AddressText: p.Address.Text, Origin: p.Origin, MergedInto: p.MergedInto,
 		Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,

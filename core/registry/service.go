@@ -322,7 +322,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, version int64, f Per
 			return err
 		}
 		res := tx.Model(&personRow{}).Where("id = ? AND version = ?", id, version).Updates(map[string]any{
-			"snils_index": row.SNILSIndex, "snils_enc": row.SNILSEnc, "family_name": row.FamilyName,
+			"snils_index": row.SNILSIndex, "snils_enc": row.SNILSEnc, "family_name": row.FamilyName, "name_key": row.NameKey,
 			"first_name": row.FirstName, "patronymic": row.Patronymic, "birth_date": row.BirthDate, "sex": row.Sex,
 			"citizenship": row.Citizenship, "death_date": row.DeathDate, "address_oktmo": row.AddressOKTMO,
 			"address_text": row.AddressText, "document_enc": row.DocumentEnc, "contacts_enc": row.ContactsEnc,
@@ -465,6 +465,7 @@ func (s *Service) FindBySNILS(ctx context.Context, snils string) (Person, error)
 		return Person{}, v
 	}
 	var p Person
+	found := false
 	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		k, err := s.keyring(ctx, tx)
 		if err != nil {
@@ -473,11 +474,8 @@ func (s *Service) FindBySNILS(ctx context.Context, snils string) (Person, error)
 		var row personRow
 		err = tx.Where("snils_index = ?", k.BlindIndex(snilsIndexInput(n))).Take(&row).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			// A search that finds nobody is recorded too.
-			if err := record(ctx, tx, "person.search", uuid.Nil, "by=snils results=0"); err != nil {
-				return err
-			}
-			return errNoMatch
+			// A search that finds nobody is recorded too (and committed).
+			return record(ctx, tx, "person.search", uuid.Nil, "by=snils results=0")
 		}
 		if err != nil {
 			return err
@@ -485,15 +483,14 @@ func (s *Service) FindBySNILS(ctx context.Context, snils string) (Person, error)
 		if p, err = fromRow(k, row); err != nil {
 			return err
 		}
+		found = true
 		return record(ctx, tx, "person.search", p.ID, "by=snils results=1")
 	})
-	if errors.Is(err, errNoMatch) {
+	if err == nil && !found {
 		return Person{}, fault.NotFoundf("a person with this SNILS")
 	}
 	return p, err
 }
-
-var errNoMatch = errors.New("registry: no match")
 
 // SearchLimit bounds a name search.
 const SearchLimit = 100
@@ -518,15 +515,14 @@ func (s *Service) Search(ctx context.Context, familyName, firstName string, birt
 		if err != nil {
 			return err
 		}
-		q := tx.Where("lower(family_name) = ? AND birth_date = ?", strings.ToLower(familyName), birth)
-		if firstName != "" {
-			q = q.Where("lower(first_name) = ?", strings.ToLower(firstName))
-		}
 		var rows []personRow
-		if err := q.Order("id").Limit(SearchLimit).Find(&rows).Error; err != nil {
+		if err := tx.Where("name_key = ? AND birth_date = ?", nameKey(familyName), birth).Order("id").Limit(SearchLimit).Find(&rows).Error; err != nil {
 			return err
 		}
 		for _, r := range rows {
+			if firstName != "" && nameKey(r.FirstName) != nameKey(firstName) {
+				continue
+			}
 			p, err := fromRow(k, r)
 			if err != nil {
 				return err

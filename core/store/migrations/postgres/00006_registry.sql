@@ -11,6 +11,9 @@ CREATE TABLE persons (
     snils_index   bytea       NOT NULL CHECK (octet_length(snils_index) = 32),
     snils_enc     bytea       NOT NULL,
     family_name   text        NOT NULL CHECK (length(btrim(family_name)) > 0),
+    -- the family name as searched: lower case, ё as е (folded in Go, so that
+    -- both dialects and every collation agree)
+    name_key      text        NOT NULL,
     first_name    text        NOT NULL CHECK (length(btrim(first_name)) > 0),
     patronymic    text        NOT NULL DEFAULT '',
     birth_date    date        NOT NULL,
@@ -30,7 +33,7 @@ CREATE TABLE persons (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, snils_index)
 );
-CREATE INDEX persons_name ON persons (tenant_id, lower(family_name), birth_date);
+CREATE INDEX persons_name ON persons (tenant_id, name_key, birth_date);
 
 -- Every earlier version of a person, sealed whole (it holds the SNILS).
 CREATE TABLE person_history (

@@ -7,6 +7,7 @@ CREATE TABLE persons (
     snils_index   BLOB     NOT NULL CHECK (length(snils_index) = 32),
     snils_enc     BLOB     NOT NULL,
     family_name   TEXT     NOT NULL CHECK (length(trim(family_name)) > 0),
+    name_key      TEXT     NOT NULL,
     first_name    TEXT     NOT NULL CHECK (length(trim(first_name)) > 0),
     patronymic    TEXT     NOT NULL DEFAULT '',
     birth_date    DATE     NOT NULL CHECK (birth_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
@@ -26,7 +27,7 @@ CREATE TABLE persons (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, snils_index)
 ) WITHOUT ROWID;
-CREATE INDEX persons_name ON persons (tenant_id, lower(family_name), birth_date);
+CREATE INDEX persons_name ON persons (tenant_id, name_key, birth_date);
 
 CREATE TABLE person_history (
     tenant_id  TEXT     NOT NULL REFERENCES tenants (id),
