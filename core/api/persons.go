@@ -152,6 +152,7 @@ type personPatch struct {
 		Sex         *string     `json:"sex,omitempty" enum:"male,female"`
 		Citizenship *string     `json:"citizenship,omitempty" pattern:"^[0-9]{3}$"`
 		PersonParts
+		Clear []string `json:"clear,omitempty" maxItems:"6" uniqueItems:"true" enum:"patronymic,death_date,address,document,contacts,bank" doc:"Optional fields to remove (a death date recorded in error, old bank details)."`
 	}
 }
 
@@ -490,7 +491,7 @@ func (s *Server) registerPersons() {
 		}
 		b := &in.Body
 		f := registry.PersonFields{SNILS: b.SNILS, FamilyName: b.FamilyName, FirstName: b.FirstName, Patronymic: b.Patronymic,
-			BirthDate: b.BirthDate, Sex: b.Sex, Citizenship: b.Citizenship}
+			BirthDate: b.BirthDate, Sex: b.Sex, Citizenship: b.Citizenship, Clear: b.Clear}
 		b.PersonParts.into(&f)
 		p, err := s.deps.Persons.Update(ctx, id, v, f, originOf(ctx))
 		if err != nil {

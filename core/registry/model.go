@@ -3,6 +3,8 @@ package registry
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,7 +82,7 @@ type Person struct {
 }
 
 // PersonFields are a person's editable fields; in an update nil keeps the
-// value, and ClearDeath etc. are expressed by the Set* flags.
+// value and Clear names optional fields to remove.
 type PersonFields struct {
 	SNILS       *string
 	FamilyName  *string
@@ -94,7 +96,13 @@ type PersonFields struct {
 	Document    *Document
 	Contacts    *Contacts
 	Bank        *Bank
+	// Clear removes optional fields: any of ClearableFields. A field both
+	// set and cleared is refused.
+	Clear []string
 }
+
+// ClearableFields are the optional fields an update can remove.
+var ClearableFields = []string{"patronymic", "death_date", "address", "document", "contacts", "bank"}
 
 var (
 	oktmoRe   = regexp.MustCompile(`^[0-9]{8}([0-9]{3})?$`)
@@ -162,11 +170,42 @@ func (f PersonFields) apply(p *Person, v *fault.Invalid) {
 		c.Phone, c.Email = strings.TrimSpace(c.Phone), strings.TrimSpace(c.Email)
 		p.Contacts = &c
 	}
+	for _, c := range f.Clear {
+		set := map[string]bool{"patronymic": f.Patronymic != nil, "death_date": f.DeathDate != nil, "address": f.Address != nil,
+			"document": f.Document != nil, "contacts": f.Contacts != nil, "bank": f.Bank != nil}
+		switch {
+		case !slices.Contains(ClearableFields, c):
+			v.Add("clear", "names "+strconv.Quote(truncateName(c))+", not one of "+strings.Join(ClearableFields, ", "), nil)
+		case set[c]:
+			v.Add("clear", c+" is both set and cleared", nil)
+		}
+		switch c {
+		case "patronymic":
+			p.Patronymic = ""
+		case "death_date":
+			p.DeathDate = nil
+		case "address":
+			p.Address = Address{}
+		case "document":
+			p.Document = nil
+		case "contacts":
+			p.Contacts = nil
+		case "bank":
+			p.Bank = nil
+		}
+	}
 	if f.Bank != nil {
 		b := *f.Bank
 		b.BIK, b.Account, b.Card = strings.TrimSpace(b.BIK), strings.TrimSpace(b.Account), strings.TrimSpace(b.Card)
 		p.Bank = &b
 	}
+}
+
+func truncateName(s string) string {
+	if len(s) > 40 || strings.ContainsAny(s, "0123456789") {
+		return "…"
+	}
+	return s
 }
 
 // nameKey is a name as searched: lower case, ё as е.

@@ -352,6 +352,7 @@ func (f PersonFields) names() []string {
 		{"patronymic", f.Patronymic != nil}, {"birth_date", f.BirthDate != nil}, {"sex", f.Sex != nil},
 		{"citizenship", f.Citizenship != nil}, {"death_date", f.DeathDate != nil}, {"address", f.Address != nil},
 		{"document", f.Document != nil}, {"contacts", f.Contacts != nil}, {"bank", f.Bank != nil},
+		{"clear:" + strings.Join(f.Clear, "+"), len(f.Clear) > 0},
 	} {
 		if x.set {
 			out = append(out, x.name)
