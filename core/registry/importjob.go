@@ -18,6 +18,7 @@ import (
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/page"
+	"github.com/socialtreasury/treasury/core/pdcrypt"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
@@ -150,6 +151,13 @@ func (s *Service) SubmitImport(ctx context.Context, req ImportRequest, body io.R
 	if err != nil {
 		return Import{}, err
 	}
+	// The file holds personal data in the clear: its chunks are sealed
+	// like any other (and deleted when the import ends).
+	k, err := s.crypt.Keyring(ctx)
+	if err != nil {
+		s.failImport(context.WithoutCancel(ctx), row.ID, "the upload could not be stored")
+		return Import{}, err
+	}
 	h := sha256.New()
 	buf := make([]byte, chunkSize)
 	var total int64
@@ -158,7 +166,12 @@ func (s *Service) SubmitImport(ctx context.Context, req ImportRequest, body io.R
 		if n > 0 {
 			h.Write(buf[:n])
 			total += int64(n)
-			c := chunkRow{ImportID: row.ID, Seq: seq, Data: buf[:n]}
+			sealed, err := k.Seal(buf[:n], chunkAAD(row.ID, seq))
+			if err != nil {
+				s.failImport(context.WithoutCancel(ctx), row.ID, "the upload could not be stored")
+				return Import{}, err
+			}
+			c := chunkRow{ImportID: row.ID, Seq: seq, Data: sealed}
 			if err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error { return tx.Create(&c).Error }); err != nil {
 				s.failImport(context.WithoutCancel(ctx), row.ID, "the upload could not be stored")
 				return Import{}, err
@@ -431,6 +444,7 @@ func (s *Service) ImportErrors(ctx context.Context, id uuid.UUID, after int64, l
 type chunks struct {
 	ctx context.Context
 	s   *Service
+	k   *pdcrypt.Keyring // taken before the import's transactions: SQLite has one at a time
 	id  uuid.UUID
 	seq int
 	buf *bytes.Reader
@@ -451,9 +465,18 @@ func (c *chunks) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		c.seq++
-		c.buf = bytes.NewReader(row.Data)
+		data, err := c.k.Open(row.Data, chunkAAD(c.id, c.seq-1))
+		if err != nil {
+			return 0, fmt.Errorf("opening chunk %d of the upload: %w", c.seq-1, err)
+		}
+		c.buf = bytes.NewReader(data)
 	}
 	return c.buf.Read(p)
+}
+
+// chunkAAD binds a sealed chunk to its import and place in the file.
+func chunkAAD(id uuid.UUID, seq int) []byte {
+	return fmt.Appendf(append([]byte("import_chunks:"), id[:]...), ":%d", seq)
 }
 
 // read fetches the next chunk. On SQLite it reads outside a transaction:
@@ -531,7 +554,12 @@ func (s *Service) runOne(ctx context.Context, log *slog.Logger) bool {
 				continue
 			}
 			log.Info("import started", "tenant", r.Code, "import", row.ID.String(), "attempt", row.Attempts, "resume_after_line", row.Lines)
-			rerr := s.run(rctx, row, &chunks{ctx: rctx, s: s, id: row.ID}, nil)
+			var rerr error
+			if k, kerr := s.crypt.Keyring(rctx); kerr != nil {
+				rerr = kerr
+			} else {
+				rerr = s.run(rctx, row, &chunks{ctx: rctx, s: s, k: k, id: row.ID}, nil)
+			}
 			if ctx.Err() != nil {
 				return false // shutting down: the lease runs out and a runner resumes it
 			}

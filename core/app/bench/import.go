@@ -317,7 +317,7 @@ func median(ds []time.Duration) time.Duration {
 
 // The baseline's tables and columns, in the order its rows give values.
 var (
-	personCols = []string{"tenant_id", "id", "snils_index", "snils_enc", "family_name", "first_name", "patronymic",
+	personCols = []string{"tenant_id", "id", "snils_index", "snils_enc", "family_name", "name_key", "first_name", "patronymic",
 		"birth_date", "sex", "citizenship", "address_oktmo", "address_text", "origin", "version", "created_at", "updated_at"}
 	relationCols = []string{"tenant_id", "id", "person_id", "relative_id", "kind", "valid_from", "origin", "recorded_at"}
 	incomeCols   = []string{"tenant_id", "id", "person_id", "month", "kind", "amount_kopecks", "source", "origin", "recorded_at"}
@@ -387,7 +387,9 @@ func importBaseline(ctx context.Context, o ImportOptions, s *scratch, p *app.Pla
 				idx, enc := make([]byte, 32), make([]byte, encLen)
 				_, _ = rng.Read(idx)
 				_, _ = rng.Read(enc)
-				flat = append(flat, tenant, ld.uuid(ids.id(uint64(g.idx))), idx, enc, g.family, g.first, g.patronymic,
+				// name_key as the registry folds it for the name search.
+				key := strings.ReplaceAll(strings.ToLower(g.family), "ё", "е")
+				flat = append(flat, tenant, ld.uuid(ids.id(uint64(g.idx))), idx, enc, g.family, key, g.first, g.patronymic,
 					ld.date(g.birth), g.sex, "643", g.oktmo, g.address, "import", int64(1), now, now)
 			}
 			return flat
