@@ -152,6 +152,8 @@ type sinkTx interface {
 	disabilitiesOf(ctx context.Context, ids []uuid.UUID) ([]Disability, error)
 	categoriesOf(ctx context.Context, ids []uuid.UUID) ([]Category, error)
 	write(ctx context.Context, w *writes) error
+	// analyze refreshes the planner's statistics of the registry's tables.
+	analyze(ctx context.Context) error
 }
 
 // sink opens the writer's transactions.
@@ -200,7 +202,20 @@ type engine struct {
 	errSeq   int64
 	now      time.Time
 	lease    time.Duration
+	// The persons the previous batch created, and their facts as it left
+	// them: a file that lists a person's facts after the person needs no
+	// look-up for them when a batch boundary falls in between. Only they are
+	// kept, so memory stays at a batch.
+	carried map[uuid.UUID]bool
+	carry   current
+	// Rows written since the statistics were last refreshed, and how many
+	// the tables had gained by then.
+	sinceAnalyze, analyzedAt int64
 }
+
+// analyzeEvery is the least growth (rows) after which an import refreshes
+// the planner's statistics; past it, whenever the rows it wrote have doubled.
+const analyzeEvery = 20_000
 
 func snapshotOf(p Person) []byte {
 	b, _ := json.Marshal(personSnapshot{
@@ -357,7 +372,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 			it.cat.PersonID = pid
 		}
 		need[it.typ] = true
-		if _, isNew := created[pid]; !isNew && !seen[pid] {
+		if _, isNew := created[pid]; !isNew && !seen[pid] && !e.carried[pid] {
 			seen[pid] = true
 			known = append(known, pid)
 		}
@@ -366,6 +381,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 	if err != nil {
 		return err
 	}
+	cur.add(e.carry)
 	pend := map[string]int{} // fact key → index in its writes slice
 	for _, it := range b.items {
 		var (
@@ -443,7 +459,100 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 			"lines=%d-%d persons_added=%d persons_changed=%d relations=%d incomes=%d disabilities=%d categories=%d",
 			b.firstLine(), b.lines, len(w.persons), len(w.updates), len(w.relations), len(w.incomes), len(w.disabilities), len(w.categories))}
 	}
-	return tx.write(ctx, w)
+	if err := tx.write(ctx, w); err != nil {
+		return err
+	}
+	e.remember(created, cur, w)
+	// A table that grows from nothing to millions outgrows its statistics
+	// long before autovacuum looks at it again; the look-ups of every batch
+	// depend on them.
+	e.sinceAnalyze += int64(len(w.persons) + len(w.relations) + len(w.incomes) + len(w.disabilities) + len(w.categories))
+	if e.sinceAnalyze >= max(analyzeEvery, e.analyzedAt) {
+		if err := tx.analyze(ctx); err != nil {
+			return err
+		}
+		e.analyzedAt += e.sinceAnalyze
+		e.sinceAnalyze = 0
+	}
+	return nil
+}
+
+// remember keeps the facts of the persons this batch created (and of
+// those it carried on) for the next batch.
+func (e *engine) remember(created map[uuid.UUID]int, cur current, w *writes) {
+	keep := make(map[uuid.UUID]bool, len(created))
+	for id := range created {
+		keep[id] = true
+	}
+	next := newCurrent()
+	gone := map[uuid.UUID]bool{}
+	for _, ids := range w.supersede {
+		for _, id := range ids {
+			gone[id] = true
+		}
+	}
+	for id := range e.carried {
+		keep[id] = true
+	}
+	for k, r := range cur.relations {
+		if keep[r.PersonID] && !gone[r.ID] {
+			next.relations[k] = r
+		}
+	}
+	for k, r := range cur.incomes {
+		if keep[r.PersonID] && !gone[r.ID] {
+			next.incomes[k] = r
+		}
+	}
+	for k, r := range cur.disabilities {
+		if keep[r.PersonID] && !gone[r.ID] {
+			next.disabilities[k] = r
+		}
+	}
+	for k, r := range cur.categories {
+		if keep[r.PersonID] && !gone[r.ID] {
+			next.categories[k] = r
+		}
+	}
+	for _, r := range w.relations {
+		next.relations[relKey(r.PersonID, r.RelativeID, r.Kind, r.ValidFrom)] = r
+	}
+	for _, r := range w.incomes {
+		next.incomes[incKey(r.PersonID, r.Month, r.Kind, r.Source)] = r
+	}
+	for _, r := range w.disabilities {
+		next.disabilities[disKey(r.PersonID, r.ValidFrom)] = r
+	}
+	for _, r := range w.categories {
+		next.categories[catKey(r.PersonID, r.Code, r.ValidFrom)] = r
+	}
+	// Only the persons the batch created are carried on: a person's facts
+	// rarely span more than one boundary, and a look-up is always right.
+	e.carried = make(map[uuid.UUID]bool, len(created))
+	for id := range created {
+		e.carried[id] = true
+	}
+	e.carry = newCurrent()
+	for k, r := range next.relations {
+		if e.carried[r.PersonID] {
+			e.carry.relations[k] = r
+		}
+	}
+	for k, r := range next.incomes {
+		if e.carried[r.PersonID] {
+			e.carry.incomes[k] = r
+		}
+	}
+	for k, r := range next.disabilities {
+		if e.carried[r.PersonID] {
+			e.carry.disabilities[k] = r
+		}
+	}
+	for k, r := range next.categories {
+		if e.carried[r.PersonID] {
+			e.carry.categories[k] = r
+		}
+	}
 }
 
 func (b *batch) firstLine() int64 {
@@ -496,8 +605,28 @@ type current struct {
 	categories   map[string]Category
 }
 
+func newCurrent() current {
+	return current{map[string]Relation{}, map[string]Income{}, map[string]Disability{}, map[string]Category{}}
+}
+
+// add copies o's facts into c.
+func (c current) add(o current) {
+	for k, v := range o.relations {
+		c.relations[k] = v
+	}
+	for k, v := range o.incomes {
+		c.incomes[k] = v
+	}
+	for k, v := range o.disabilities {
+		c.disabilities[k] = v
+	}
+	for k, v := range o.categories {
+		c.categories[k] = v
+	}
+}
+
 func currentFacts(ctx context.Context, tx sinkTx, ids []uuid.UUID, need map[string]bool) (current, error) {
-	c := current{map[string]Relation{}, map[string]Income{}, map[string]Disability{}, map[string]Category{}}
+	c := newCurrent()
 	if len(ids) == 0 {
 		return c, nil
 	}

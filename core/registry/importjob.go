@@ -239,6 +239,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // finish records how an import ended.
 func (s *Service) finish(ctx context.Context, id uuid.UUID, runErr error, size int64, sum string) (Import, error) {
 	ctx = context.WithoutCancel(ctx)
+	s.refreshStatistics(ctx)
 	now := time.Now().UTC()
 	status, msg := StatusDone, ""
 	var le *LineError
@@ -278,6 +279,15 @@ func (s *Service) finish(ctx context.Context, id uuid.UUID, runErr error, size i
 	return row.out(), runErr
 }
 
+// refreshStatistics gives SQLite's planner statistics of the registry
+// after an import changed its size (PostgreSQL's autovacuum does this).
+func (s *Service) refreshStatistics(ctx context.Context) {
+	if s.db.Dialector.Name() != "sqlite" {
+		return
+	}
+	_ = s.db.WithContext(ctx).Connection(analyzeSQLite)
+}
+
 // publicError is what an import's failure says: never a database error's
 // text, which may quote a row.
 func publicError(err error) string {
@@ -314,7 +324,10 @@ func (s *Service) run(ctx context.Context, row importRow, r io.Reader, progress 
 			return err
 		}
 	}
-	sk := s.sink(ctx)
+	sk, err := s.sink(ctx)
+	if err != nil {
+		return err
+	}
 	defer sk.close()
 
 	// Parsing and sealing run one batch ahead of the writer.

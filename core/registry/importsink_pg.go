@@ -19,14 +19,12 @@ import (
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
-// sink picks the writer: the COPY protocol on PostgreSQL, GORM elsewhere.
-func (s *Service) sink(ctx context.Context) sink {
+// sink picks the writer: the COPY protocol on PostgreSQL, GORM on SQLite.
+func (s *Service) sink(ctx context.Context) (sink, error) {
 	if s.db.Dialector.Name() == "postgres" {
-		if ps, err := newPGSink(ctx, s.db); err == nil {
-			return ps
-		}
+		return newPGSink(ctx, s.db)
 	}
-	return gormSink{s.db}
+	return gormSink{s.db}, nil
 }
 
 // pgSink holds one connection for the whole import and writes each batch
@@ -184,7 +182,9 @@ func (t *pgTx) copyInsert(ctx context.Context, table string, cols []string, n in
 	if _, err := t.tx.Exec(ctx, "INSERT INTO "+table+" ("+list+") SELECT "+list+" FROM "+stage); err != nil {
 		return fmt.Errorf("storing %s: %w", table, err)
 	}
-	_, err := t.tx.Exec(ctx, "TRUNCATE "+stage)
+	// The staging table is emptied at commit; an all_or_nothing import
+	// stages many batches in one transaction.
+	_, err := t.tx.Exec(ctx, "DELETE FROM "+stage)
 	return err
 }
 
@@ -274,5 +274,10 @@ func (t *pgTx) write(ctx context.Context, w *writes) error {
 	_, err := t.tx.Exec(ctx, `UPDATE imports SET lines = $3, imported = $4, unchanged = $5, rejected = $6, bytes_done = $7,
 		lease_until = $8 WHERE tenant_id = $1 AND id = $2`,
 		tid, pgUUID(w.importID), p.Lines, p.Imported, p.Unchanged, p.Rejected, p.Bytes, time.Now().UTC().Add(w.lease))
+	return err
+}
+
+func (t *pgTx) analyze(ctx context.Context) error {
+	_, err := t.tx.Exec(ctx, "SELECT registry_analyze()")
 	return err
 }
