@@ -60,7 +60,7 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 		if err != nil {
 			return err
 		}
-		rec, rels, err := loadRecord(tx, id, asOf)
+		rec, rels, err := loadRecord(tx, id, asOf, IncomeWindowMonths)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (s *Service) Record(ctx context.Context, id uuid.UUID, asOf civil.Date) (*f
 	var rec *facts.Record
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
-		rec, _, err = loadRecord(tx, id, asOf)
+		rec, _, err = loadRecord(tx, id, asOf, 24)
 		return err
 	})
 	return rec, err
@@ -154,7 +154,34 @@ func relationsOf(tx *gorm.DB, id uuid.UUID, asOf civil.Date) ([]Relation, error)
 	return rs, err
 }
 
-func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date) (*facts.Record, loaded, error) {
+// incomesOf reads the current incomes of persons over months [from, to].
+// A card reads a hundred of them: scanned by hand, not by reflection.
+func incomesOf(tx *gorm.DB, ids []uuid.UUID, from, to facts.Month) ([]Income, error) {
+	tid, ok := tenancy.FromContext(tx.Statement.Context)
+	if !ok {
+		return nil, tenancy.ErrNoTenant
+	}
+	rows, err := tx.Raw("SELECT id, person_id, month, kind, amount_kopecks, source, origin, recorded_at FROM incomes "+
+		"WHERE tenant_id = ? AND person_id IN ? AND superseded_at IS NULL AND month >= ? AND month <= ? ORDER BY person_id, month, kind, source",
+		tid, ids, from.String(), to.String()).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Income
+	for rows.Next() {
+		in := Income{TenantID: tid}
+		if err := rows.Scan(&in.ID, &in.PersonID, &in.Month, &in.Kind, &in.AmountKopecks, &in.Source, &in.Origin, &in.RecordedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// loadRecord loads a person's record as of a date with the incomes of the
+// given number of months before its month (and of the month itself).
+func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.Record, loaded, error) {
 	var l loaded
 	var err error
 	if l.relations, err = relationsOf(tx, id, asOf); err != nil {
@@ -176,9 +203,7 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date) (*facts.Record, load
 	for _, r := range rows {
 		l.persons[r.ID] = r
 	}
-	from := facts.MonthOf(asOf).Add(-24).String()
-	if err := tx.Where("person_id IN ? AND superseded_at IS NULL AND month >= ? AND month <= ?", ids, from, facts.MonthOf(asOf).String()).
-		Order("person_id, month, kind, source").Find(&l.incomes).Error; err != nil {
+	if l.incomes, err = incomesOf(tx, ids, facts.MonthOf(asOf).Add(-months), facts.MonthOf(asOf)); err != nil {
 		return nil, l, err
 	}
 	if err := tx.Where("person_id IN ? AND superseded_at IS NULL", ids).Order("person_id, valid_from").Find(&l.disabilities).Error; err != nil {
