@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -56,11 +57,15 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 		if err != nil {
 			return err
 		}
-		p, _, err := loadPerson(ctx, tx, k, id)
+		rec, rels, err := loadRecord(tx, id, asOf, IncomeWindowMonths)
 		if err != nil {
 			return err
 		}
-		rec, rels, err := loadRecord(tx, id, asOf, IncomeWindowMonths)
+		row, ok := rels.persons[id]
+		if !ok {
+			return notFound(id)
+		}
+		p, err := fromRow(k, row)
 		if err != nil {
 			return err
 		}
@@ -179,6 +184,46 @@ func incomesOf(tx *gorm.DB, ids []uuid.UUID, from, to facts.Month) ([]Income, er
 	return out, rows.Err()
 }
 
+// statusesOf reads the current disabilities and categories of persons in
+// one statement.
+func statusesOf(tx *gorm.DB, ids []uuid.UUID) ([]Disability, []Category, error) {
+	tid, ok := tenancy.FromContext(tx.Statement.Context)
+	if !ok {
+		return nil, nil, tenancy.ErrNoTenant
+	}
+	rows, err := tx.Raw("SELECT 'd', id, person_id, disability_group, '', valid_from, valid_to, origin, recorded_at FROM disabilities "+
+		"WHERE tenant_id = ? AND person_id IN ? AND superseded_at IS NULL "+
+		"UNION ALL SELECT 'c', id, person_id, 0, code, valid_from, valid_to, origin, recorded_at FROM person_categories "+
+		"WHERE tenant_id = ? AND person_id IN ? AND superseded_at IS NULL ORDER BY 3, 6, 5", tid, ids, tid, ids).Rows()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var ds []Disability
+	var cs []Category
+	for rows.Next() {
+		var (
+			kind     string
+			id, pid  uuid.UUID
+			group    int
+			code     string
+			from     civil.Date
+			to       *civil.Date
+			origin   Origin
+			recorded time.Time
+		)
+		if err := rows.Scan(&kind, &id, &pid, &group, &code, &from, &to, &origin, &recorded); err != nil {
+			return nil, nil, err
+		}
+		if kind == "d" {
+			ds = append(ds, Disability{TenantID: tid, ID: id, PersonID: pid, Group: group, ValidFrom: from, ValidTo: to, Origin: origin, RecordedAt: recorded})
+		} else {
+			cs = append(cs, Category{TenantID: tid, ID: id, PersonID: pid, Code: code, ValidFrom: from, ValidTo: to, Origin: origin, RecordedAt: recorded})
+		}
+	}
+	return ds, cs, rows.Err()
+}
+
 // loadRecord loads a person's record as of a date with the incomes of the
 // given number of months before its month (and of the month itself).
 func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.Record, loaded, error) {
@@ -195,8 +240,10 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.
 			}
 		}
 	}
+	// Whole rows: the subject's is the card's person (its relatives'
+	// sealed columns come along unopened).
 	var rows []personRow
-	if err := tx.Select("id, family_name, first_name, patronymic, birth_date, sex, death_date").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := tx.Where("id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, l, err
 	}
 	l.persons = make(map[uuid.UUID]personRow, len(rows))
@@ -206,10 +253,7 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.
 	if l.incomes, err = incomesOf(tx, ids, facts.MonthOf(asOf).Add(-months), facts.MonthOf(asOf)); err != nil {
 		return nil, l, err
 	}
-	if err := tx.Where("person_id IN ? AND superseded_at IS NULL", ids).Order("person_id, valid_from").Find(&l.disabilities).Error; err != nil {
-		return nil, l, err
-	}
-	if err := tx.Where("person_id IN ? AND superseded_at IS NULL", ids).Order("person_id, code, valid_from").Find(&l.categories).Error; err != nil {
+	if l.disabilities, l.categories, err = statusesOf(tx, ids); err != nil {
 		return nil, l, err
 	}
 	rec := &facts.Record{Subject: id, Persons: make(map[uuid.UUID]facts.Person, len(rows))}

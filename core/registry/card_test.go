@@ -49,9 +49,25 @@ func TestCardPerCapitaIncome(t *testing.T) {
 		put(father, "2026-06", "salary", 99_999_999)        // the month of the date: outside
 		put(mother, "2025-05", "salary", 99_999_999)        // before the window
 		put(mother, "2026-01", "humanitarian_aid", 500_000) // not counted
+		if _, _, err := f.reg.PutCategory(f.a, registry.Category{PersonID: mother.ID, Code: "large_family", ValidFrom: civil.MustParse("2024-01-01"), Origin: registry.Manual}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.reg.PutCategory(f.a, registry.Category{PersonID: mother.ID, Code: "low_income", ValidFrom: civil.MustParse("2020-01-01"), ValidTo: ptr(civil.MustParse("2020-12-31")), Origin: registry.Manual}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.reg.PutDisability(f.a, registry.Disability{PersonID: father.ID, Group: 2, ValidFrom: civil.MustParse("2025-01-01"), Origin: registry.Manual}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.reg.PutDisability(f.a, registry.Disability{PersonID: mother.ID, Group: 3, ValidFrom: civil.MustParse("2025-02-01"), Origin: registry.Manual}); err != nil {
+			t.Fatal(err)
+		}
 		c, err := f.reg.Card(f.a, mother.ID, today)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(c.Categories) != 1 || c.Categories[0].Code != "large_family" || c.Categories[0].RecordedAt.IsZero() ||
+			len(c.Disabilities) != 1 || c.Disabilities[0].Group != 3 || c.Disabilities[0].ValidFrom.String() != "2025-02-01" {
+			t.Fatalf("card categories %+v, disabilities %+v", c.Categories, c.Disabilities)
 		}
 		pc := c.PerCapita
 		if pc.From.String() != "2025-06" || pc.To.String() != "2026-05" || pc.Members != 3 || pc.TotalKopecks != 10_800_000 || pc.MonthlyKopecks != 300_000 {
