@@ -239,3 +239,28 @@ func TestImportEndingOnABatchBoundary(t *testing.T) {
 		t.Fatalf("progress %+v of %d bytes", im.Progress, im.Bytes)
 	}
 }
+
+// An import refreshes the planner's statistics as it grows the tables, as
+// the app role (PostgreSQL: through registry_analyze, which it may call
+// though it may not ANALYZE).
+func TestImportRefreshesStatistics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		defer registry.SetAnalyzeEvery(50)()
+		f := newFixture(t, env)
+		file, _ := messyFile(100)
+		if _, err := f.reg.ImportFile(f.a, registry.ImportRequest{Format: registry.FormatNDJSON}, bytes.NewReader(file), nil); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		q := "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'incomes'"
+		if env.App.Dialect == "postgres" {
+			q = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'incomes'"
+		}
+		if err := env.App.SQL.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("%s: no statistics of incomes after the import", env.App.Dialect)
+		}
+	})
+}

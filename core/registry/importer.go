@@ -215,7 +215,7 @@ type engine struct {
 
 // analyzeEvery is the least growth (rows) after which an import refreshes
 // the planner's statistics; past it, whenever the rows it wrote have doubled.
-const analyzeEvery = 20_000
+var analyzeEvery int64 = 20_000
 
 func snapshotOf(p Person) []byte {
 	b, _ := json.Marshal(personSnapshot{
@@ -466,15 +466,22 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 	// A table that grows from nothing to millions outgrows its statistics
 	// long before autovacuum looks at it again; the look-ups of every batch
 	// depend on them.
-	e.sinceAnalyze += int64(len(w.persons) + len(w.relations) + len(w.incomes) + len(w.disabilities) + len(w.categories))
-	if e.sinceAnalyze >= max(analyzeEvery, e.analyzedAt) {
-		if err := tx.analyze(ctx); err != nil {
-			return err
-		}
-		e.analyzedAt += e.sinceAnalyze
-		e.sinceAnalyze = 0
+	if e.grown(int64(len(w.persons) + len(w.relations) + len(w.incomes) + len(w.disabilities) + len(w.categories))) {
+		return tx.analyze(ctx)
 	}
 	return nil
+}
+
+// grown counts rows written and says when the statistics are due: at the
+// threshold, then whenever the rows written have doubled.
+func (e *engine) grown(rows int64) bool {
+	e.sinceAnalyze += rows
+	if e.sinceAnalyze < max(analyzeEvery, e.analyzedAt) {
+		return false
+	}
+	e.analyzedAt += e.sinceAnalyze
+	e.sinceAnalyze = 0
+	return true
 }
 
 // remember keeps the facts of the persons this batch created (and of
