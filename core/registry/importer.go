@@ -255,7 +255,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 	}
 	created := map[uuid.UUID]int{} // new persons: index into w.persons
 	updated := map[uuid.UUID]int{} // changed persons: index into w.updates
-	counted := func(it item, changed bool) {
+	counted := func(changed bool) {
 		if changed {
 			e.progress.Imported++
 		} else {
@@ -277,7 +277,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 			w.persons = append(w.persons, r)
 			created[p.ID] = len(w.persons) - 1
 			found[it.snils] = &w.persons[len(w.persons)-1]
-			counted(it, true)
+			counted(true)
 			continue
 		}
 		if row.MergedInto != nil {
@@ -291,7 +291,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 		merged := old
 		it.fields.apply(&merged, &fault.Invalid{})
 		if bytes.Equal(snapshotOf(old), snapshotOf(merged)) {
-			counted(it, false)
+			counted(false)
 			continue
 		}
 		if i, ok := created[row.ID]; ok { // twice in one batch: the later line wins
@@ -300,7 +300,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 				return err
 			}
 			w.persons[i] = r
-			counted(it, true)
+			counted(true)
 			continue
 		}
 		merged.UpdatedAt = e.now
@@ -312,7 +312,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 			}
 			w.updates[i] = r
 			*row = r
-			counted(it, true)
+			counted(true)
 			continue
 		}
 		hist, err := historyOf(e.k, e.tenant, old, "import "+e.importID.String(), e.now)
@@ -328,7 +328,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 		w.updates = append(w.updates, r)
 		updated[row.ID] = len(w.updates) - 1
 		*row = r
-		counted(it, true)
+		counted(true)
 	}
 
 	// Facts: resolve their persons, then compare with what is current.
@@ -434,18 +434,18 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 		}
 		if i, ok := pend[key]; ok { // the key twice in one batch: the later line wins
 			replace(i)
-			counted(it, true)
+			counted(true)
 			continue
 		}
 		if same != nil {
 			if same(nil) {
-				counted(it, false)
+				counted(false)
 				continue
 			}
 			w.supersede[table] = append(w.supersede[table], oldID)
 		}
 		pend[key] = fresh()
-		counted(it, true)
+		counted(true)
 	}
 	for _, le := range b.errs {
 		e.errSeq++

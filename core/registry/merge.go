@@ -52,7 +52,7 @@ func (s *Service) Merge(ctx context.Context, from, into uuid.UUID) (MergeResult,
 		if err != nil {
 			return err
 		}
-		dup, _, err := loadPerson(ctx, tx, k, from)
+		dup, _, err := loadPerson(tx, k, from)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *Service) Merge(ctx context.Context, from, into uuid.UUID) (MergeResult,
 		if err := record(ctx, tx, "person.merge", into, detail); err != nil {
 			return err
 		}
-		if res.Into, _, err = loadPerson(ctx, tx, k, into); err != nil {
+		if res.Into, _, err = loadPerson(tx, k, into); err != nil {
 			return err
 		}
 		res.ID, res.FactsMoved = m.ID, moved

@@ -245,7 +245,7 @@ func (s *Service) idBySNILS(ctx context.Context, snils string) (uuid.UUID, error
 
 func notFound(id uuid.UUID) error { return fault.NotFoundf("person %s", id) }
 
-func loadPerson(ctx context.Context, tx *gorm.DB, k sealer, id uuid.UUID) (Person, personRow, error) {
+func loadPerson(tx *gorm.DB, k sealer, id uuid.UUID) (Person, personRow, error) {
 	var row personRow
 	if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -266,7 +266,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Person, error) {
 		if err != nil {
 			return err
 		}
-		if p, _, err = loadPerson(ctx, tx, k, id); err != nil {
+		if p, _, err = loadPerson(tx, k, id); err != nil {
 			return err
 		}
 		return record(ctx, tx, "person.read", id, "")
@@ -287,7 +287,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, version int64, f Per
 		if err != nil {
 			return err
 		}
-		old, oldRow, err := loadPerson(ctx, tx, k, id)
+		old, oldRow, err := loadPerson(tx, k, id)
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, e
 		if err != nil {
 			return err
 		}
-		if _, _, err := loadPerson(ctx, tx, k, id); err != nil {
+		if _, _, err := loadPerson(tx, k, id); err != nil {
 			return err
 		}
 		var rows []historyRow
