@@ -84,6 +84,16 @@ var inverse = map[string]string{
 	"grandchild":      "grandparent",
 }
 
+// Inverse is the kind of relation seen from the other side: a parent's
+// child is the child's parent. A kind with no known inverse is returned as
+// it is.
+func Inverse(kind string) string {
+	if inv, ok := inverse[kind]; ok {
+		return inv
+	}
+	return kind
+}
+
 // householdKinds are the relatives the means test counts as family:
 // spouses, parents and children, adoptive, step and under guardianship
 // included; siblings and grandparents are not.

@@ -76,7 +76,7 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 		for _, r := range rels.relations {
 			other, kind := r.RelativeID, r.Kind
 			if r.PersonID != id {
-				other, kind = r.PersonID, inverseKind(r.Kind)
+				other, kind = r.PersonID, facts.Inverse(r.Kind)
 			}
 			o := rels.persons[other]
 			c.Relatives = append(c.Relatives, Relative{Relation: r, Kind: kind, ID: other, FamilyName: o.FamilyName,
@@ -105,19 +105,6 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 
 func within(d, from civil.Date, to *civil.Date) bool {
 	return !d.Before(from) && (to == nil || !d.After(*to))
-}
-
-var inverses = map[string]string{
-	"spouse": "spouse", "parent": "child", "child": "parent", "adoptive_parent": "adopted_child",
-	"adopted_child": "adoptive_parent", "guardian": "ward", "ward": "guardian", "stepparent": "stepchild",
-	"stepchild": "stepparent", "sibling": "sibling", "grandparent": "grandchild", "grandchild": "grandparent",
-}
-
-func inverseKind(k string) string {
-	if inv, ok := inverses[k]; ok {
-		return inv
-	}
-	return k
 }
 
 // loaded is the raw material of a card.

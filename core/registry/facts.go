@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/facts"
 	"github.com/socialtreasury/treasury/core/fault"
 )
 
@@ -149,11 +150,11 @@ func (c codeSets) checkRelation(v *fault.Invalid, r *Relation) {
 }
 
 func (c codeSets) checkIncome(v *fault.Invalid, in *Income, today civil.Date) {
-	m, err := parseMonth(in.Month)
+	m, err := facts.ParseMonth(in.Month)
 	switch {
 	case err != nil:
-		v.Add("month", err.Error(), in.Month)
-	case m > today.Year()*12+int(today.Month())-1:
+		v.Add("month", "must be a month YYYY-MM from 1900-01", in.Month)
+	case facts.MonthOf(today).Before(m):
 		v.Add("month", "is in the future", in.Month)
 	}
 	if !textOK(in.Kind) || (c.incomeKinds != nil && !c.incomeKinds[in.Kind]) {
@@ -180,34 +181,3 @@ func (c codeSets) checkCategory(v *fault.Invalid, cat *Category) {
 	}
 	checkPeriod(v, "", cat.ValidFrom, cat.ValidTo)
 }
-
-// parseMonth reads YYYY-MM into a month number (year*12 + month-1).
-func parseMonth(s string) (int, error) {
-	if len(s) != 7 || s[4] != '-' {
-		return 0, errMonth
-	}
-	y, m := 0, 0
-	for i, c := range []byte(s) {
-		if i == 4 {
-			continue
-		}
-		if c < '0' || c > '9' {
-			return 0, errMonth
-		}
-		if i < 4 {
-			y = y*10 + int(c-'0')
-		} else {
-			m = m*10 + int(c-'0')
-		}
-	}
-	if y < 1900 || m < 1 || m > 12 {
-		return 0, errMonth
-	}
-	return y*12 + m - 1, nil
-}
-
-type monthError struct{}
-
-func (monthError) Error() string { return "must be a month YYYY-MM from 1900-01" }
-
-var errMonth error = monthError{}
