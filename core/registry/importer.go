@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,15 +216,6 @@ type engine struct {
 // the planner's statistics; past it, whenever the rows it wrote have doubled.
 var analyzeEvery int64 = 20_000
 
-func snapshotOf(p Person) []byte {
-	b, _ := json.Marshal(personSnapshot{
-		SNILS: p.SNILS, FamilyName: p.FamilyName, FirstName: p.FirstName, Patronymic: p.Patronymic,
-		BirthDate: p.BirthDate, Sex: p.Sex, Citizenship: p.Citizenship, DeathDate: p.DeathDate,
-		Address: p.Address, Document: p.Document, Contacts: p.Contacts, Bank: p.Bank,
-	})
-	return b
-}
-
 // store writes one batch in tx.
 func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 	w := &writes{tenant: e.tenant, importID: e.importID, supersede: map[string][]uuid.UUID{}, now: e.now, lease: e.lease}
@@ -290,7 +280,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 		}
 		merged := old
 		it.fields.apply(&merged, &fault.Invalid{})
-		if bytes.Equal(snapshotOf(old), snapshotOf(merged)) {
+		if sameFields(old, merged) {
 			counted(false)
 			continue
 		}
@@ -315,7 +305,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 			counted(true)
 			continue
 		}
-		hist, err := historyOf(e.k, e.tenant, old, "import "+e.importID.String(), e.now)
+		hist, err := historyOf(e.k, e.tenant, old, "import "+e.importID.String(), nil, e.now)
 		if err != nil {
 			return err
 		}
@@ -575,23 +565,6 @@ func (b *batch) firstLine() int64 {
 		}
 	}
 	return first
-}
-
-func historyOf(k sealer, tid uuid.UUID, old Person, reason string, now time.Time) (historyRow, error) {
-	b, err := json.Marshal(personSnapshot{
-		SNILS: old.SNILS, FamilyName: old.FamilyName, FirstName: old.FirstName, Patronymic: old.Patronymic,
-		BirthDate: old.BirthDate, Sex: old.Sex, Citizenship: old.Citizenship, DeathDate: old.DeathDate,
-		Address: old.Address, Document: old.Document, Contacts: old.Contacts, Bank: old.Bank, MergedInto: old.MergedInto,
-	})
-	if err != nil {
-		return historyRow{}, err
-	}
-	id := uuid.Must(uuid.NewV7())
-	enc, err := k.Seal(b, append([]byte("person_history:"), id[:]...))
-	if err != nil {
-		return historyRow{}, err
-	}
-	return historyRow{TenantID: tid, ID: id, PersonID: old.ID, Version: old.Version, DataEnc: enc, ChangedAt: now, Reason: reason}, nil
 }
 
 func relKey(p, r uuid.UUID, kind string, from civil.Date) string {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -392,21 +393,54 @@ type personSnapshot struct {
 	MergedInto  *uuid.UUID  `json:"merged_into,omitempty"`
 }
 
-func (s *Service) keepHistory(ctx context.Context, tx *gorm.DB, k sealer, old Person, reason string) error {
-	b, err := json.Marshal(personSnapshot{
-		SNILS: old.SNILS, FamilyName: old.FamilyName, FirstName: old.FirstName, Patronymic: old.Patronymic,
-		BirthDate: old.BirthDate, Sex: old.Sex, Citizenship: old.Citizenship, DeathDate: old.DeathDate,
-		Address: old.Address, Document: old.Document, Contacts: old.Contacts, Bank: old.Bank, MergedInto: old.MergedInto,
-	})
+// snapshotOf is the part of a person a history row keeps.
+func snapshotOf(p Person) personSnapshot {
+	return personSnapshot{
+		SNILS: p.SNILS, FamilyName: p.FamilyName, FirstName: p.FirstName, Patronymic: p.Patronymic,
+		BirthDate: p.BirthDate, Sex: p.Sex, Citizenship: p.Citizenship, DeathDate: p.DeathDate,
+		Address: p.Address, Document: p.Document, Contacts: p.Contacts, Bank: p.Bank, MergedInto: p.MergedInto,
+	}
+}
+
+// person is the version a snapshot kept of person id.
+func (s personSnapshot) person(id uuid.UUID, version int64) Person {
+	return Person{
+		ID: id, SNILS: s.SNILS, FamilyName: s.FamilyName, FirstName: s.FirstName, Patronymic: s.Patronymic,
+		BirthDate: s.BirthDate, Sex: s.Sex, Citizenship: s.Citizenship, DeathDate: s.DeathDate,
+		Address: s.Address, Document: s.Document, Contacts: s.Contacts, Bank: s.Bank, MergedInto: s.MergedInto,
+		Version: version,
+	}
+}
+
+// sameFields reports whether two versions of a person say the same.
+func sameFields(a, b Person) bool {
+	x, errX := json.Marshal(snapshotOf(a))
+	y, errY := json.Marshal(snapshotOf(b))
+	return errX == nil && errY == nil && bytes.Equal(x, y)
+}
+
+// historyAAD binds a sealed history row to its id.
+func historyAAD(id uuid.UUID) []byte { return append([]byte("person_history:"), id[:]...) }
+
+// historyOf seals the version old into a history row.
+func historyOf(k sealer, tid uuid.UUID, old Person, reason string, changedBy *uuid.UUID, now time.Time) (historyRow, error) {
+	b, err := json.Marshal(snapshotOf(old))
 	if err != nil {
-		return err
+		return historyRow{}, err
 	}
 	id := uuid.Must(uuid.NewV7())
-	enc, err := k.Seal(b, append([]byte("person_history:"), id[:]...))
+	enc, err := k.Seal(b, historyAAD(id))
+	if err != nil {
+		return historyRow{}, err
+	}
+	return historyRow{TenantID: tid, ID: id, PersonID: old.ID, Version: old.Version, DataEnc: enc, ChangedBy: changedBy, ChangedAt: now, Reason: reason}, nil
+}
+
+func (s *Service) keepHistory(ctx context.Context, tx *gorm.DB, k sealer, old Person, reason string) error {
+	h, err := historyOf(k, uuid.Nil, old, reason, actorOf(ctx), time.Now().UTC())
 	if err != nil {
 		return err
 	}
-	h := historyRow{ID: id, PersonID: old.ID, Version: old.Version, DataEnc: enc, ChangedBy: actorOf(ctx), ChangedAt: time.Now().UTC(), Reason: reason}
 	return tx.Create(&h).Error
 }
 
@@ -436,7 +470,7 @@ func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, e
 			return err
 		}
 		for _, h := range rows {
-			b, err := k.Open(h.DataEnc, append([]byte("person_history:"), h.ID[:]...))
+			b, err := k.Open(h.DataEnc, historyAAD(h.ID))
 			if err != nil {
 				return err
 			}
@@ -444,12 +478,8 @@ func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, e
 			if err := json.Unmarshal(b, &snap); err != nil {
 				return err
 			}
-			out = append(out, PersonVersion{Version: h.Version, ChangedAt: h.ChangedAt, ChangedBy: h.ChangedBy, Reason: h.Reason, Person: Person{
-				ID: id, SNILS: snap.SNILS, FamilyName: snap.FamilyName, FirstName: snap.FirstName, Patronymic: snap.Patronymic,
-				BirthDate: snap.BirthDate, Sex: snap.Sex, Citizenship: snap.Citizenship, DeathDate: snap.DeathDate,
-				Address: snap.Address, Document: snap.Document, Contacts: snap.Contacts, Bank: snap.Bank, MergedInto: snap.MergedInto,
-				Version: h.Version,
-			}})
+			out = append(out, PersonVersion{Version: h.Version, ChangedAt: h.ChangedAt, ChangedBy: h.ChangedBy, Reason: h.Reason,
+				Person: snap.person(id, h.Version)})
 		}
 		return record(ctx, tx, "person.history", id, "")
 	})
