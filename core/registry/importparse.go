@@ -250,12 +250,9 @@ func (c *checker) check(line int64, w *wire, origin Origin) (item, []LineError) 
 			v.Add("kind", "is required", nil)
 		}
 		it.rel.ValidFrom, it.rel.ValidTo = c.period(v, w)
-		if w.Kind != nil && (!textOK(it.rel.Kind) || (c.codes.kinship != nil && !c.codes.kinship[it.rel.Kind])) {
-			v.Add("kind", "is not a code of the kinship_kinds directory", it.rel.Kind)
-		}
-		if it.rel.ValidTo != nil && !it.rel.ValidFrom.IsZero() && it.rel.ValidTo.Before(it.rel.ValidFrom) {
-			v.Add("valid_to", "is before valid_from", nil)
-		}
+		sub := &fault.Invalid{}
+		c.codes.checkRelation(sub, &it.rel)
+		adopt(v, sub)
 	case TypeIncome:
 		it.snils = c.snils(v, "snils", w.SNILS)
 		it.inc = Income{Month: str(w.Month), Kind: str(w.Kind), Source: str(w.Source), Origin: origin}
@@ -272,37 +269,41 @@ func (c *checker) check(line int64, w *wire, origin Origin) (item, []LineError) 
 		}
 		sub := &fault.Invalid{}
 		c.codes.checkIncome(sub, &it.inc, c.today)
-		for _, fe := range sub.Fields {
-			if !v.Has(fe.Field) && !(fe.Field == "amount_kopecks" && w.AmountKopecks == nil) {
-				v.Add(fe.Field, fe.Message, fe.Value)
-			}
-		}
+		adopt(v, sub)
 	case TypeDisability:
 		it.snils = c.snils(v, "snils", w.SNILS)
 		it.dis = Disability{Origin: origin, Group: -1}
 		if w.Group == nil {
 			v.Add("group", "is required", nil)
-		} else if it.dis.Group = *w.Group; !disabilityGroups[it.dis.Group] {
-			v.Add("group", "must be one of 0, 1, 2, 3, 4, 7", it.dis.Group)
+		} else {
+			it.dis.Group = *w.Group
 		}
 		it.dis.ValidFrom, it.dis.ValidTo = c.period(v, w)
-		if it.dis.ValidTo != nil && !it.dis.ValidFrom.IsZero() && it.dis.ValidTo.Before(it.dis.ValidFrom) {
-			v.Add("valid_to", "is before valid_from", nil)
-		}
+		sub := &fault.Invalid{}
+		c.codes.checkDisability(sub, &it.dis)
+		adopt(v, sub)
 	case TypeCategory:
 		it.snils = c.snils(v, "snils", w.SNILS)
 		it.cat = Category{Code: str(w.Code), Origin: origin}
 		if w.Code == nil {
 			v.Add("code", "is required", nil)
-		} else if !textOK(it.cat.Code) || (c.codes.categories != nil && !c.codes.categories[it.cat.Code]) {
-			v.Add("code", "is not a code of the recipient_categories directory", it.cat.Code)
 		}
 		it.cat.ValidFrom, it.cat.ValidTo = c.period(v, w)
-		if it.cat.ValidTo != nil && !it.cat.ValidFrom.IsZero() && it.cat.ValidTo.Before(it.cat.ValidFrom) {
-			v.Add("valid_to", "is before valid_from", nil)
-		}
+		sub := &fault.Invalid{}
+		c.codes.checkCategory(sub, &it.cat)
+		adopt(v, sub)
 	}
 	return it, lineErrors(line, v)
+}
+
+// adopt adds what a fact's own check found (the same check the API's
+// writes run) unless reading the line already reported that field.
+func adopt(v, sub *fault.Invalid) {
+	for _, fe := range sub.Fields {
+		if !v.Has(fe.Field) {
+			v.Add(fe.Field, fe.Message, fe.Value)
+		}
+	}
 }
 
 func lineErrors(line int64, v *fault.Invalid) []LineError {
