@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/ident"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/store/storetest"
@@ -261,6 +262,43 @@ func TestImportRefreshesStatistics(t *testing.T) {
 		}
 		if n == 0 {
 			t.Fatalf("%s: no statistics of incomes after the import", env.App.Dialect)
+		}
+	})
+}
+
+// A person line that says something new about a known person changes it
+// and keeps the version it replaced; fields the line leaves out stay.
+func TestImportUpdatesAKnownPerson(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixture(t, env)
+		sn := snils(6100001)
+		first := `{"type":"person","snils":"` + sn + `","family_name":"Смирнова","first_name":"Ольга","birth_date":"1990-04-01","sex":"female","address":{"oktmo":"65701000","text":"Екатеринбург"}}` + "\n"
+		then := `{"type":"person","snils":"` + sn + `","family_name":"Орлова","first_name":"Ольга","birth_date":"1990-04-01","sex":"female"}` + "\n"
+		for i, file := range []string{first, then, then} {
+			im, err := f.reg.ImportFile(f.a, registry.ImportRequest{Format: registry.FormatNDJSON}, strings.NewReader(file), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(map[int]int{0: 1, 1: 1, 2: 0}[i]); im.Progress.Imported != want {
+				t.Fatalf("import %d: %+v, want %d imported", i, im.Progress, want)
+			}
+		}
+		p, err := f.reg.FindBySNILS(f.a, sn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.FamilyName != "Орлова" || p.Address.Text != "Екатеринбург" || p.Version != 2 {
+			t.Fatalf("person after the imports: %+v", p)
+		}
+		h, err := f.reg.History(f.a, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 1 || h[0].Person.FamilyName != "Смирнова" || h[0].Version != 1 {
+			t.Fatalf("history %+v", h)
+		}
+		if found, err := f.reg.Search(f.a, "орлова", "", civil.MustParse("1990-04-01")); err != nil || len(found) != 1 {
+			t.Fatalf("search by the new name: %v, %v", found, err)
 		}
 	})
 }

@@ -100,12 +100,7 @@ func (g gormTx) write(ctx context.Context, w *writes) error {
 		return err
 	}
 	for _, r := range w.updates {
-		if err := tx.Model(&personRow{}).Where("id = ? AND version = ?", r.ID, r.Version-1).Updates(map[string]any{
-			"snils_enc": r.SNILSEnc, "family_name": r.FamilyName, "name_key": r.NameKey, "first_name": r.FirstName, "patronymic": r.Patronymic,
-			"birth_date": r.BirthDate, "sex": r.Sex, "citizenship": r.Citizenship, "death_date": r.DeathDate,
-			"address_oktmo": r.AddressOKTMO, "address_text": r.AddressText, "document_enc": r.DocumentEnc,
-			"contacts_enc": r.ContactsEnc, "bank_enc": r.BankEnc, "version": r.Version, "updated_at": r.UpdatedAt,
-		}).Error; err != nil {
+		if err := tx.Model(&personRow{}).Where("id = ? AND version = ?", r.ID, r.Version-1).Updates(r.changes()).Error; err != nil {
 			return err
 		}
 	}

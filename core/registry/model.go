@@ -339,6 +339,18 @@ type personRow struct {
 
 func (personRow) TableName() string { return "persons" }
 
+// changes are the columns an update of the person writes (a map, so that
+// NULLs and empty values are written too).
+func (r personRow) changes() map[string]any {
+	return map[string]any{
+		"snils_index": r.SNILSIndex, "snils_enc": r.SNILSEnc, "family_name": r.FamilyName, "name_key": r.NameKey,
+		"first_name": r.FirstName, "patronymic": r.Patronymic, "birth_date": r.BirthDate, "sex": r.Sex,
+		"citizenship": r.Citizenship, "death_date": r.DeathDate, "address_oktmo": r.AddressOKTMO,
+		"address_text": r.AddressText, "document_enc": r.DocumentEnc, "contacts_enc": r.ContactsEnc,
+		"bank_enc": r.BankEnc, "version": r.Version, "updated_at": r.UpdatedAt,
+	}
+}
+
 // The additional data a sealed column is bound to: its column and row, so
 // a ciphertext copied into another row or column does not open.
 func aad(column string, id uuid.UUID) []byte {

@@ -322,13 +322,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, version int64, f Per
 		if err := s.keepHistory(ctx, tx, k, old, "update"); err != nil {
 			return err
 		}
-		res := tx.Model(&personRow{}).Where("id = ? AND version = ?", id, version).Updates(map[string]any{
-			"snils_index": row.SNILSIndex, "snils_enc": row.SNILSEnc, "family_name": row.FamilyName, "name_key": row.NameKey,
-			"first_name": row.FirstName, "patronymic": row.Patronymic, "birth_date": row.BirthDate, "sex": row.Sex,
-			"citizenship": row.Citizenship, "death_date": row.DeathDate, "address_oktmo": row.AddressOKTMO,
-			"address_text": row.AddressText, "document_enc": row.DocumentEnc, "contacts_enc": row.ContactsEnc,
-			"bank_enc": row.BankEnc, "version": p.Version, "updated_at": p.UpdatedAt,
-		})
+		res := tx.Model(&personRow{}).Where("id = ? AND version = ?", id, version).Updates(row.changes())
 		if res.Error != nil {
 			return res.Error
 		}
