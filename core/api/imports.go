@@ -162,9 +162,10 @@ func (s *Server) registerImports() {
 		if body == nil {
 			body = http.NoBody
 		}
-		body = &limitedBody{r: body, left: s.importBodyLimit}
+		// A body of undeclared length is cut at the limit.
+		body = http.MaxBytesReader(nil, io.NopCloser(body), s.importBodyLimit)
 		im, err := s.deps.Persons.SubmitImport(ctx, registry.ImportRequest{Format: format, Type: in.Type, Mode: in.Mode}, body)
-		if errors.Is(err, errBodyTooLarge) {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			return nil, huma.Error413RequestEntityTooLarge(fmt.Sprintf("request body is too large limit=%d bytes", s.importBodyLimit))
 		}
 		if err != nil {
@@ -266,28 +267,4 @@ func (s *Server) importTarget(ctx context.Context, in *ImportPath) (context.Cont
 		return ctx, uuid.Nil, huma.Error404NotFound("import " + in.ID + " not found")
 	}
 	return ctx, id, nil
-}
-
-var errBodyTooLarge = errors.New("request body too large")
-
-// limitedBody cuts an import body of undeclared length at the limit.
-type limitedBody struct {
-	r    io.Reader
-	left int64
-}
-
-func (l *limitedBody) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
-			return 0, errBodyTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
 }

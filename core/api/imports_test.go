@@ -1,8 +1,12 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/store"
@@ -132,5 +137,40 @@ func xtImportVictims(v *xtVictim) {
 		}
 		v.ids["import"] = append(v.ids["import"], im.ID.String())
 		v.all = append(v.all, im.ID.String())
+	}
+}
+
+// A chunked upload (no declared length) over --import-body-limit is cut
+// there and refused with 413.
+func TestImportChunkedBodyOverTheLimit(t *testing.T) {
+	p := apptest.NewWith(t, store.SQLite, func(c *app.Config) { c.ImportBodyLimit = 4 << 10 })
+	body := strings.Repeat(`{"type":"category","snils":"11223344595","code":"large_family","valid_from":"2025-01-01"}`+"\n", 100)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Server.Serve(ctx, ln, time.Second) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /api/v1/tenants/66/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+		p.Token("specialist", "66"), len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	conn.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if resp.StatusCode != 413 {
+		t.Fatalf("%d %s", resp.StatusCode, raw)
 	}
 }
