@@ -302,3 +302,43 @@ func TestImportUpdatesAKnownPerson(t *testing.T) {
 		}
 	})
 }
+
+// A person's facts that straddle a batch boundary: the second batch knows
+// what the first wrote for the person (without looking it up) and a later
+// line still corrects an earlier one, keeping it as history.
+func TestImportFactsAcrossABatchBoundary(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixture(t, env)
+		var b bytes.Buffer
+		for i := range 3998 {
+			fmt.Fprintf(&b, `{"type":"person","snils":"%s","family_name":"Орлов","first_name":"Пётр","birth_date":"1970-01-01","sex":"male"}`+"\n", snils(6200000+i))
+		}
+		x := snils(6300000)
+		fmt.Fprintf(&b, `{"type":"person","snils":"%s","family_name":"Белова","first_name":"Ирина","birth_date":"1980-01-01","sex":"female"}`+"\n", x) // line 3999
+		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":100,"source":"fns"}`+"\n", x)                 // line 4000: batch 1
+		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":200,"source":"fns"}`+"\n", x)                 // line 4001: batch 2
+		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-02","kind":"salary","amount_kopecks":300,"source":"fns"}`+"\n", x)
+		im, err := f.reg.ImportFile(f.a, registry.ImportRequest{Format: registry.FormatNDJSON}, &b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.Progress.Imported != 4002 || im.Progress.Rejected != 0 {
+			t.Fatalf("progress %+v", im.Progress)
+		}
+		p, err := f.reg.FindBySNILS(f.a, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := f.reg.FactsOf(f.a, p.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := f.reg.FactsOf(f.a, p.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cur.Incomes) != 2 || cur.Incomes[0].AmountKopecks != 200 || cur.Incomes[1].AmountKopecks != 300 || len(all.Incomes) != 3 {
+			t.Fatalf("current incomes %+v, all %d", cur.Incomes, len(all.Incomes))
+		}
+	})
+}

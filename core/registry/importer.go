@@ -452,7 +452,7 @@ func (e *engine) store(ctx context.Context, tx sinkTx, b *batch) error {
 	if err := tx.write(ctx, w); err != nil {
 		return err
 	}
-	e.remember(created, cur, w)
+	e.remember(created, w)
 	// A table that grows from nothing to millions outgrows its statistics
 	// long before autovacuum looks at it again; the look-ups of every batch
 	// depend on them.
@@ -474,80 +474,32 @@ func (e *engine) grown(rows int64) bool {
 	return true
 }
 
-// remember keeps the facts of the persons this batch created (and of
-// those it carried on) for the next batch.
-func (e *engine) remember(created map[uuid.UUID]int, cur current, w *writes) {
-	keep := make(map[uuid.UUID]bool, len(created))
-	for id := range created {
-		keep[id] = true
-	}
-	next := newCurrent()
-	gone := map[uuid.UUID]bool{}
-	for _, ids := range w.supersede {
-		for _, id := range ids {
-			gone[id] = true
-		}
-	}
-	for id := range e.carried {
-		keep[id] = true
-	}
-	for k, r := range cur.relations {
-		if keep[r.PersonID] && !gone[r.ID] {
-			next.relations[k] = r
-		}
-	}
-	for k, r := range cur.incomes {
-		if keep[r.PersonID] && !gone[r.ID] {
-			next.incomes[k] = r
-		}
-	}
-	for k, r := range cur.disabilities {
-		if keep[r.PersonID] && !gone[r.ID] {
-			next.disabilities[k] = r
-		}
-	}
-	for k, r := range cur.categories {
-		if keep[r.PersonID] && !gone[r.ID] {
-			next.categories[k] = r
-		}
-	}
-	for _, r := range w.relations {
-		next.relations[relKey(r.PersonID, r.RelativeID, r.Kind, r.ValidFrom)] = r
-	}
-	for _, r := range w.incomes {
-		next.incomes[incKey(r.PersonID, r.Month, r.Kind, r.Source)] = r
-	}
-	for _, r := range w.disabilities {
-		next.disabilities[disKey(r.PersonID, r.ValidFrom)] = r
-	}
-	for _, r := range w.categories {
-		next.categories[catKey(r.PersonID, r.Code, r.ValidFrom)] = r
-	}
-	// Only the persons the batch created are carried on: a person's facts
-	// rarely span more than one boundary, and a look-up is always right.
+// remember keeps, for the next batch, the facts of the persons this batch
+// created: they had none before it, so what it wrote is all they have.
+func (e *engine) remember(created map[uuid.UUID]int, w *writes) {
 	e.carried = make(map[uuid.UUID]bool, len(created))
 	for id := range created {
 		e.carried[id] = true
 	}
 	e.carry = newCurrent()
-	for k, r := range next.relations {
+	for _, r := range w.relations {
 		if e.carried[r.PersonID] {
-			e.carry.relations[k] = r
+			e.carry.relations[relKey(r.PersonID, r.RelativeID, r.Kind, r.ValidFrom)] = r
 		}
 	}
-	for k, r := range next.incomes {
+	for _, r := range w.incomes {
 		if e.carried[r.PersonID] {
-			e.carry.incomes[k] = r
+			e.carry.incomes[incKey(r.PersonID, r.Month, r.Kind, r.Source)] = r
 		}
 	}
-	for k, r := range next.disabilities {
+	for _, r := range w.disabilities {
 		if e.carried[r.PersonID] {
-			e.carry.disabilities[k] = r
+			e.carry.disabilities[disKey(r.PersonID, r.ValidFrom)] = r
 		}
 	}
-	for k, r := range next.categories {
+	for _, r := range w.categories {
 		if e.carried[r.PersonID] {
-			e.carry.categories[k] = r
+			e.carry.categories[catKey(r.PersonID, r.Code, r.ValidFrom)] = r
 		}
 	}
 }
