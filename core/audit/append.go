@@ -23,18 +23,9 @@ func Append(ctx context.Context, tx *gorm.DB, r Record) error {
 	if tx == nil {
 		return errors.New("audit: Append needs the transaction of the audited work")
 	}
-	tid, ok := tenancy.FromContext(ctx)
-	if !ok {
-		return tenancy.ErrNoTenant
-	}
-	r, err := r.complete(ctx, time.Now())
+	row, err := pending(ctx, r)
 	if err != nil {
 		return err
-	}
-	row := pendingRow{
-		TenantID: tid, ID: uuid.Must(uuid.NewV7()), At: r.At, Actor: actorPtr(r.Actor), ActorName: r.ActorName,
-		Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Purpose: r.Purpose,
-		RequestID: r.RequestID, Outcome: r.Outcome, Detail: r.Detail,
 	}
 	if err := tx.Create(&row).Error; err != nil {
 		return fmt.Errorf("audit: writing the record: %w", err)
@@ -42,10 +33,28 @@ func Append(ctx context.Context, tx *gorm.DB, r Record) error {
 	pool := poolOf(tx)
 	tenancy.AfterTx(tx, func(committed bool) {
 		if committed {
-			kick(pool, tid)
+			kick(pool, row.TenantID)
 		}
 	})
 	return nil
+}
+
+// pending checks and completes a record of the context's region into the
+// row that waits to be chained.
+func pending(ctx context.Context, r Record) (pendingRow, error) {
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return pendingRow{}, tenancy.ErrNoTenant
+	}
+	r, err := r.complete(ctx, time.Now())
+	if err != nil {
+		return pendingRow{}, err
+	}
+	return pendingRow{
+		TenantID: tid, ID: uuid.Must(uuid.NewV7()), At: r.At, Actor: actorPtr(r.Actor), ActorName: r.ActorName,
+		Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Purpose: r.Purpose,
+		RequestID: r.RequestID, Outcome: r.Outcome, Detail: r.Detail,
+	}, nil
 }
 
 // PendingColumns are the columns of the table Append writes to, in the
@@ -57,20 +66,16 @@ var PendingColumns = []string{"tenant_id", "id", "at", "actor", "actor_name", "a
 // PendingValues checks and completes a record of the context's region and
 // returns its values in PendingColumns order (UUIDs as strings).
 func PendingValues(ctx context.Context, r Record) ([]any, error) {
-	tid, ok := tenancy.FromContext(ctx)
-	if !ok {
-		return nil, tenancy.ErrNoTenant
-	}
-	r, err := r.complete(ctx, time.Now())
+	row, err := pending(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	var actor any
-	if r.Actor != uuid.Nil {
-		actor = r.Actor.String()
+	if row.Actor != nil {
+		actor = row.Actor.String()
 	}
-	return []any{tid.String(), uuid.Must(uuid.NewV7()).String(), r.At, actor, r.ActorName, r.Action, r.ObjectType,
-		r.ObjectID, r.Purpose, r.RequestID, r.Outcome, r.Detail}, nil
+	return []any{row.TenantID.String(), row.ID.String(), row.At, actor, row.ActorName, row.Action, row.ObjectType,
+		row.ObjectID, row.Purpose, row.RequestID, row.Outcome, row.Detail}, nil
 }
 
 // The running trails, by the connection pool of their database — which
