@@ -315,8 +315,8 @@ func TestImportFactsAcrossABatchBoundary(t *testing.T) {
 		}
 		x := snils(6300000)
 		fmt.Fprintf(&b, `{"type":"person","snils":"%s","family_name":"Белова","first_name":"Ирина","birth_date":"1980-01-01","sex":"female"}`+"\n", x) // line 3999
-		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":100,"source":"fns"}`+"\n", x)                 // line 4000: batch 1
-		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":200,"source":"fns"}`+"\n", x)                 // line 4001: batch 2
+		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":100,"source":"fns"}`+"\n", x)                // line 4000: batch 1
+		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-01","kind":"salary","amount_kopecks":200,"source":"fns"}`+"\n", x)                // line 4001: batch 2
 		fmt.Fprintf(&b, `{"type":"income","snils":"%s","month":"2026-02","kind":"salary","amount_kopecks":300,"source":"fns"}`+"\n", x)
 		im, err := f.reg.ImportFile(f.a, registry.ImportRequest{Format: registry.FormatNDJSON}, &b, nil)
 		if err != nil {
