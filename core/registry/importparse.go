@@ -314,7 +314,7 @@ func lineErrors(line int64, v *fault.Invalid) []LineError {
 	for i, f := range v.Fields {
 		msg := f.Message
 		// Values are echoed only when they cannot be personal data (codes).
-		if s, ok := f.Value.(string); ok && s != "" && len(s) <= 40 && !strings.ContainsAny(s, "0123456789") {
+		if s, ok := f.Value.(string); ok && echoable(s) {
 			msg += fmt.Sprintf(" (%q)", s)
 		}
 		out[i] = LineError{Line: line, Location: f.Field, Message: msg}
@@ -406,7 +406,7 @@ func jsonError(err error) *LineError {
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		// A name is repeated only when it cannot be personal data (a file
 		// keyed by SNILS would otherwise copy them into the errors).
-		if f = strings.Trim(f, `"`); f == "" || len(f) > 40 || strings.ContainsAny(f, "0123456789") {
+		if f = strings.Trim(f, `"`); !echoable(f) {
 			return &LineError{Location: "line", Message: "has a field that is not a field of an import line (its name is not repeated)"}
 		}
 		return &LineError{Location: f, Message: "is not a field of an import line"}
@@ -514,10 +514,10 @@ func csvHeader(b []byte) ([]string, *LineError) {
 		if _, ok := csvColumns[c]; !ok {
 			// A file without its header line has a record here: its values
 			// are not repeated.
-			if strings.ContainsAny(c, "0123456789") {
+			if !echoable(c) {
 				return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %d is not a field of an import line (is the header line missing?)", i+1)}
 			}
-			return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %d (%q) is not a field of an import line", i+1, truncate(c, 40))}
+			return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %d (%q) is not a field of an import line", i+1, c)}
 		}
 		if seen[c] {
 			return nil, &LineError{Line: 1, Location: "header", Message: fmt.Sprintf("column %q appears twice", c)}
@@ -525,13 +525,6 @@ func csvHeader(b []byte) ([]string, *LineError) {
 		seen[c] = true
 	}
 	return cols, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // parseCSV fills w from one CSV record under header; an empty field leaves

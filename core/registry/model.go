@@ -175,7 +175,7 @@ func (f PersonFields) apply(p *Person, v *fault.Invalid) {
 			"document": f.Document != nil, "contacts": f.Contacts != nil, "bank": f.Bank != nil}
 		switch {
 		case !slices.Contains(ClearableFields, c):
-			v.Add("clear", "names "+strconv.Quote(truncateName(c))+", not one of "+strings.Join(ClearableFields, ", "), nil)
+			v.Add("clear", "names "+strconv.Quote(echoed(c))+", not one of "+strings.Join(ClearableFields, ", "), nil)
 		case set[c]:
 			v.Add("clear", c+" is both set and cleared", nil)
 		}
@@ -201,11 +201,19 @@ func (f PersonFields) apply(p *Person, v *fault.Invalid) {
 	}
 }
 
-func truncateName(s string) string {
-	if len(s) > 40 || strings.ContainsAny(s, "0123456789") {
-		return "…"
+// echoable reports whether a value a caller sent may be repeated in an
+// error: a short code without digits cannot be a SNILS, a document number
+// or an account.
+func echoable(s string) bool {
+	return s != "" && len(s) <= 40 && !strings.ContainsAny(s, "0123456789")
+}
+
+// echoed is s when it may be repeated, an ellipsis otherwise.
+func echoed(s string) string {
+	if echoable(s) {
+		return s
 	}
-	return s
+	return "…"
 }
 
 // nameKey is a name as searched: lower case, ё as е.
