@@ -55,15 +55,11 @@ func API(ctx context.Context, o APIOptions, out io.Writer) (string, error) {
 		return "", configErrorf("--auth: %q is not password or apikey", o.Auth)
 	}
 	start := time.Now()
-	s, err := openScratch(ctx, o.DatabaseURL, o.Log)
+	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
 	if err != nil {
 		return "", err
 	}
 	defer s.close()
-	p, err := s.wire(ctx, o.Log)
-	if err != nil {
-		return "", err
-	}
 	password := randomHex(12)
 	apiKey, err := seedAPI(ctx, p, password)
 	if err != nil {
@@ -312,35 +308,49 @@ func (r loadResult) describe() string {
 // drive sends GET /api/v1/me on conns connections, one request in flight on
 // each, for d, timing every request.
 func drive(ctx context.Context, c *fasthttp.HostClient, authorization string, conns int, d time.Duration) loadResult {
+	uri := "http://" + c.Addr + mePath
+	return runWorkers(ctx, conns, d, func(int) (func() error, func()) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(uri)
+		req.Header.Set(fasthttp.HeaderAuthorization, authorization)
+		call := func() error {
+			if err := c.Do(req, resp); err != nil {
+				return err
+			}
+			if resp.StatusCode() != fasthttp.StatusOK {
+				return fmt.Errorf("status %d: %.200s", resp.StatusCode(), resp.Body())
+			}
+			return nil
+		}
+		return call, func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }
+	})
+}
+
+// runWorkers runs conns workers, each calling its call (made by newWorker
+// for worker w) one after another for d, timing every call and keeping the
+// first errors as samples.
+func runWorkers(ctx context.Context, conns int, d time.Duration, newWorker func(w int) (call func() error, release func())) loadResult {
 	results := make([]loadResult, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
-	uri := "http://" + c.Addr + mePath
 	for w := range results {
 		wg.Add(1)
 		go func(r *loadResult) {
 			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI(uri)
-			req.Header.Set(fasthttp.HeaderAuthorization, authorization)
+			call, release := newWorker(w)
+			defer release()
 			r.lat = make(latencies, 0, 4096)
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				err := c.Do(req, resp)
+				err := call()
 				t1 := time.Now()
 				r.lat.add(t1.Sub(t0))
 				r.n++
-				if err != nil || resp.StatusCode() != fasthttp.StatusOK {
+				if err != nil {
 					r.errs++
 					if len(r.samples) < 2 {
-						if err != nil {
-							r.samples = append(r.samples, err.Error())
-						} else {
-							r.samples = append(r.samples, fmt.Sprintf("status %d: %.200s", resp.StatusCode(), resp.Body()))
-						}
+						r.samples = append(r.samples, err.Error())
 					}
 				}
 				if t1.After(deadline) {

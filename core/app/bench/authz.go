@@ -82,15 +82,11 @@ func Authz(ctx context.Context, o AuthzOptions, out io.Writer) (string, error) {
 		return "", configErrorf("--changes-per-second: %g is outside 0..1000", o.ChangesPerSecond)
 	}
 	start := time.Now()
-	s, err := openScratch(ctx, o.DatabaseURL, o.Log)
+	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
 	if err != nil {
 		return "", err
 	}
 	defer s.close()
-	p, err := s.wire(ctx, o.Log)
-	if err != nil {
-		return "", err
-	}
 	authz := p.Access
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x5eed))
 

@@ -233,6 +233,21 @@ func randomHex(n int) string {
 }
 
 // wire builds the whole platform on the scratch database, as serve does.
+// openPlatform opens a scratch database and wires the platform on it; the
+// caller closes the scratch.
+func openPlatform(ctx context.Context, adminURL string, log *slog.Logger) (*scratch, *app.Platform, error) {
+	s, err := openScratch(ctx, adminURL, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.wire(ctx, log)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, p, nil
+}
+
 func (s *scratch) wire(ctx context.Context, log *slog.Logger) (*app.Platform, error) {
 	// A token key of the run's own (rather than the development key, which
 	// serve warns about).

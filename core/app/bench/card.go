@@ -76,15 +76,11 @@ func Card(ctx context.Context, o CardOptions, out io.Writer) (string, error) {
 		return "", configErrorf("--via: %q is not auto, http or direct", o.Via)
 	}
 	start := time.Now()
-	s, err := openScratch(ctx, o.DatabaseURL, o.Log)
+	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
 	if err != nil {
 		return "", err
 	}
 	defer s.close()
-	p, err := s.wire(ctx, o.Log)
-	if err != nil {
-		return "", err
-	}
 	_, hasRoute := p.Server.OpenAPI().Paths[cardRoute]
 	via := o.Via
 	if via == "auto" {
@@ -373,44 +369,11 @@ func directCards(ctx context.Context, s *registry.Service, asOf civil.Date) func
 // driveCards runs conns workers, each reading the cards of persons drawn
 // from ids (seeded per worker) one after another for d, timing every read.
 func driveCards(ctx context.Context, newWorker func() cardWorker, ids []uuid.UUID, conns int, d time.Duration, seed uint64) loadResult {
-	results := make([]loadResult, conns)
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := range results {
-		wg.Add(1)
-		go func(r *loadResult) {
-			defer wg.Done()
-			wk := newWorker()
-			defer wk.release()
-			rng := rand.New(rand.NewPCG(seed, uint64(w)))
-			r.lat = make(latencies, 0, 4096)
-			for ctx.Err() == nil {
-				id := ids[rng.IntN(len(ids))]
-				t0 := time.Now()
-				err := wk.read(id)
-				t1 := time.Now()
-				r.lat.add(t1.Sub(t0))
-				r.n++
-				if err != nil {
-					r.errs++
-					if len(r.samples) < 2 {
-						r.samples = append(r.samples, err.Error())
-					}
-				}
-				if t1.After(deadline) {
-					return
-				}
-			}
-		}(&results[w])
-	}
-	wg.Wait()
-	var all loadResult
-	for _, r := range results {
-		all.merge(r)
-	}
-	all.elapsed = time.Since(start)
-	return all
+	return runWorkers(ctx, conns, d, func(w int) (func() error, func()) {
+		wk := newWorker()
+		rng := rand.New(rand.NewPCG(seed, uint64(w)))
+		return func() error { return wk.read(ids[rng.IntN(len(ids))]) }, wk.release
+	})
 }
 
 // getWith is a GET with a bearer credential and an X-Purpose.

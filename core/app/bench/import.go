@@ -87,15 +87,11 @@ func Import(ctx context.Context, o ImportOptions, out io.Writer) (string, error)
 		return "", err
 	}
 	start := time.Now()
-	s, err := openScratch(ctx, o.DatabaseURL, o.Log)
+	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
 	if err != nil {
 		return "", err
 	}
 	defer s.close()
-	p, err := s.wire(ctx, o.Log)
-	if err != nil {
-		return "", err
-	}
 	pop := newPopulation(o.Seed, o.Persons, civil.Today())
 	file := filepath.Join(s.dataDir, "registry.ndjson")
 	lines, size, err := pop.writeNDJSON(file)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/facts"
+	"github.com/socialtreasury/treasury/core/ident"
 )
 
 // ParseCount reads a count such as 1000000, 100k, 1m, or "small" (10,000)
@@ -120,22 +121,7 @@ var (
 // snilsOf is person idx's SNILS: distinct for every idx below 5,000,000
 // within one seed, with a valid check number.
 func (p *population) snilsOf(idx int) string {
-	base := 100_000_000 + int(p.seed%100)*5_000_000 + idx
-	s := strconv.Itoa(base)
-	sum := 0
-	for i := range 9 {
-		sum += int(s[i]-'0') * (9 - i)
-	}
-	for sum > 101 {
-		sum %= 101
-	}
-	if sum == 100 || sum == 101 {
-		sum = 0
-	}
-	if sum < 10 {
-		return s + "0" + strconv.Itoa(sum)
-	}
-	return s + strconv.Itoa(sum)
+	return ident.SNILSOf(100_000_000 + int(p.seed%100)*5_000_000 + idx)
 }
 
 func randDate(rng *rand.Rand, fromYear, toYear int) civil.Date {
