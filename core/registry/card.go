@@ -129,20 +129,30 @@ func (s *Service) Record(ctx context.Context, id uuid.UUID, asOf civil.Date) (*f
 	return rec, err
 }
 
-// relationsOf reads the current relations on either side of a person in
-// force at a date: two index look-ups in one statement (an OR of the two
-// sides is a scan of the region's relations to SQLite's planner).
-func relationsOf(tx *gorm.DB, id uuid.UUID, asOf civil.Date) ([]Relation, error) {
+// relationsOf reads the relations on either side of a person: the current
+// ones (in force at asOf, unless it is zero), or with history every row ever
+// recorded. Two index look-ups in one statement: an OR of the two sides is a
+// scan of the region's relations to SQLite's planner.
+func relationsOf(tx *gorm.DB, id uuid.UUID, history bool, asOf civil.Date) ([]Relation, error) {
 	tid, ok := tenancy.FromContext(tx.Statement.Context)
 	if !ok {
 		return nil, tenancy.ErrNoTenant
 	}
 	const cols = "tenant_id, id, person_id, relative_id, kind, valid_from, valid_to, origin, recorded_at, superseded_at"
-	const when = " AND superseded_at IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)"
+	when, args := "", []any{}
+	if !history {
+		when += " AND superseded_at IS NULL"
+	}
+	if !asOf.IsZero() {
+		when += " AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)"
+		args = append(args, asOf, asOf)
+	}
+	all := append(append([]any{tid, id}, args...), tid, id, id)
+	all = append(all, args...)
 	var rs []Relation
 	err := tx.Raw("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND person_id = ?"+when+
 		" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND relative_id = ? AND person_id <> ?"+when+
-		" ORDER BY valid_from, id", tid, id, asOf, asOf, tid, id, id, asOf, asOf).Scan(&rs).Error
+		" ORDER BY valid_from, id", all...).Scan(&rs).Error
 	return rs, err
 }
 
@@ -216,7 +226,7 @@ func statusesOf(tx *gorm.DB, ids []uuid.UUID) ([]Disability, []Category, error) 
 func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.Record, loaded, error) {
 	var l loaded
 	var err error
-	if l.relations, err = relationsOf(tx, id, asOf); err != nil {
+	if l.relations, err = relationsOf(tx, id, false, asOf); err != nil {
 		return nil, l, err
 	}
 	ids := []uuid.UUID{id}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -140,12 +141,13 @@ func moveFacts[T fact](tx *gorm.DB, model T, from, into uuid.UUID, now time.Time
 // moveRelations moves relations on either side of from to into; one that
 // would relate into to itself is only superseded.
 func moveRelations(tx *gorm.DB, from, into uuid.UUID, now time.Time) (int64, error) {
-	var rows []*Relation
-	if err := tx.Where("(person_id = ? OR relative_id = ?) AND superseded_at IS NULL", from, from).Find(&rows).Error; err != nil {
+	rows, err := relationsOf(tx, from, false, civil.Date{})
+	if err != nil {
 		return 0, err
 	}
 	var moved int64
-	for _, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		if err := tx.Model(&Relation{}).Where("id = ?", r.ID).Update("superseded_at", now).Error; err != nil {
 			return moved, err
 		}

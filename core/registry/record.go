@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -242,13 +243,8 @@ func (s *Service) FactsOf(ctx context.Context, personID uuid.UUID, history bool)
 			}
 			return q
 		}
-		if err := tx.Where("(person_id = ? OR relative_id = ?)", personID, personID).
-			Scopes(func(d *gorm.DB) *gorm.DB {
-				if !history {
-					return d.Where("superseded_at IS NULL")
-				}
-				return d
-			}).Order("valid_from, id").Find(&f.Relations).Error; err != nil {
+		var err error
+		if f.Relations, err = relationsOf(tx, personID, history, civil.Date{}); err != nil {
 			return err
 		}
 		if err := q().Order("month, kind, source, id").Find(&f.Incomes).Error; err != nil {
