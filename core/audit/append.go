@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,33 @@ func PendingValues(ctx context.Context, r Record) ([]any, error) {
 	return []any{row.TenantID.String(), row.ID.String(), row.At, actor, row.ActorName, row.Action, row.ObjectType,
 		row.ObjectID, row.Purpose, row.RequestID, row.Outcome, row.Detail}, nil
 }
+
+// pendingTypesPG are PendingColumns' PostgreSQL types, for an INSERT …
+// SELECT, whose parameters PostgreSQL cannot type from the target columns.
+var pendingTypesPG = []string{"uuid", "uuid", "timestamptz", "uuid", "text", "text", "text", "text", "text", "text", "text", "text"}
+
+// PendingInsertPG is a PostgreSQL statement that appends one record, its
+// values as parameters $1…$12 in PendingValues order, once for each row the
+// SQL source from (which may use further parameters) yields: "persons WHERE
+// tenant_id = $13 AND id = $14" appends the record only when that person
+// exists. It is for writers outside GORM, which then call Appended.
+func PendingInsertPG(from string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_pending (" + strings.Join(PendingColumns, ", ") + ") SELECT ")
+	for i, t := range pendingTypesPG {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s", i+1, t)
+	}
+	b.WriteString(" FROM " + from)
+	return b.String()
+}
+
+// Appended tells the running trail of db's database that records of a
+// region were committed by a writer outside Append, so that they are
+// chained now rather than at the next sweep.
+func Appended(db *gorm.DB, tid uuid.UUID) { kick(poolOf(db), tid) }
 
 // The running trails, by the connection pool of their database — which
 // every session and transaction made from it names in its configuration: a

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Date is a calendar date. The zero Date is not a date (IsZero).
@@ -99,6 +101,31 @@ func (d Date) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return d.String(), nil
+}
+
+// DateValue implements pgx's pgtype.DateValuer, so that PostgreSQL gets a
+// date parameter in its binary form: through Value, pgx first fails to
+// encode the text as a binary date and then parses it, an error and a scan
+// for every date parameter of every statement.
+func (d Date) DateValue() (pgtype.Date, error) {
+	if d.IsZero() {
+		return pgtype.Date{}, nil
+	}
+	return pgtype.Date{Time: d.t, Valid: true}, nil
+}
+
+// ScanDate implements pgx's pgtype.DateScanner: a DATE column read
+// straight from its binary form.
+func (d *Date) ScanDate(v pgtype.Date) error {
+	if !v.Valid {
+		*d = Date{}
+		return nil
+	}
+	if v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("civil: cannot scan an infinite date")
+	}
+	*d = New(v.Time.Date())
+	return nil
 }
 
 // Scan implements sql.Scanner for DATE columns of either dialect.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/facts"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -51,56 +52,74 @@ func (s *Service) Card(ctx context.Context, id uuid.UUID, asOf civil.Date) (Card
 	if err != nil {
 		return Card{}, err
 	}
-	var c Card
-	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		k, err := s.keyring(ctx, tx)
-		if err != nil {
+	k, err := s.crypt.Keyring(ctx)
+	if err != nil {
+		return Card{}, err
+	}
+	l, err := s.loadCard(ctx, id, asOf)
+	if err != nil {
+		return Card{}, err
+	}
+	rec, err := l.record(id)
+	if err != nil {
+		return Card{}, err
+	}
+	p, err := fromRow(k, l.persons[id])
+	if err != nil {
+		return Card{}, err
+	}
+	c := Card{Person: p, AsOf: asOf, Alive: rec.AliveAt(id, asOf)}
+	c.Age, _ = rec.AgeAt(id, asOf)
+	c.Household = rec.Household(asOf)
+	c.PerCapita = rec.PerCapitaIncome(asOf, IncomeWindowMonths, 0, counted)
+	for _, r := range l.relations {
+		other, kind := r.RelativeID, r.Kind
+		if r.PersonID != id {
+			other, kind = r.PersonID, facts.Inverse(r.Kind)
+		}
+		o := l.persons[other]
+		c.Relatives = append(c.Relatives, Relative{Relation: r, Kind: kind, ID: other, FamilyName: o.FamilyName,
+			FirstName: o.FirstName, Patronymic: o.Patronymic, BirthDate: o.BirthDate, DeathDate: o.DeathDate})
+	}
+	from, to := facts.IncomeWindow(asOf, IncomeWindowMonths, 0)
+	for _, in := range l.incomes {
+		if in.PersonID == id && in.Month >= from.String() && in.Month <= to.String() {
+			c.Incomes = append(c.Incomes, in)
+		}
+	}
+	for _, d := range l.disabilities {
+		if d.PersonID == id && within(asOf, d.ValidFrom, d.ValidTo) {
+			c.Disabilities = append(c.Disabilities, d)
+		}
+	}
+	for _, cat := range l.categories {
+		if cat.PersonID == id && within(asOf, cat.ValidFrom, cat.ValidTo) {
+			c.Categories = append(c.Categories, cat)
+		}
+	}
+	return c, nil
+}
+
+// loadCard reads the raw material of a person's card and audits the read
+// in the same transaction; a person that does not exist is not found, and
+// its read is not recorded. On PostgreSQL it is one round trip (cardpg.go).
+func (s *Service) loadCard(ctx context.Context, id uuid.UUID, asOf civil.Date) (loaded, error) {
+	detail := "as_of=" + asOf.String()
+	if s.db.Dialector.Name() == "postgres" {
+		return s.loadCardPG(ctx, id, asOf, audit.Record{Action: "person.card", ObjectType: "person", ObjectID: id.String(), Detail: detail})
+	}
+	var l loaded
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		var err error
+		if l, err = loadRaw(tx, id, asOf, IncomeWindowMonths); err != nil {
 			return err
 		}
-		rec, rels, err := loadRecord(tx, id, asOf, IncomeWindowMonths)
-		if err != nil {
-			return err
-		}
-		row, ok := rels.persons[id]
-		if !ok {
+		if _, ok := l.persons[id]; !ok {
 			return notFound(id)
 		}
-		p, err := fromRow(k, row)
-		if err != nil {
-			return err
-		}
-		c = Card{Person: p, AsOf: asOf, Alive: rec.AliveAt(id, asOf)}
-		c.Age, _ = rec.AgeAt(id, asOf)
-		c.Household = rec.Household(asOf)
-		c.PerCapita = rec.PerCapitaIncome(asOf, IncomeWindowMonths, 0, counted)
-		for _, r := range rels.relations {
-			other, kind := r.RelativeID, r.Kind
-			if r.PersonID != id {
-				other, kind = r.PersonID, facts.Inverse(r.Kind)
-			}
-			o := rels.persons[other]
-			c.Relatives = append(c.Relatives, Relative{Relation: r, Kind: kind, ID: other, FamilyName: o.FamilyName,
-				FirstName: o.FirstName, Patronymic: o.Patronymic, BirthDate: o.BirthDate, DeathDate: o.DeathDate})
-		}
-		from, to := facts.IncomeWindow(asOf, IncomeWindowMonths, 0)
-		for _, in := range rels.incomes {
-			if in.PersonID == id && in.Month >= from.String() && in.Month <= to.String() {
-				c.Incomes = append(c.Incomes, in)
-			}
-		}
-		for _, d := range rels.disabilities {
-			if d.PersonID == id && within(asOf, d.ValidFrom, d.ValidTo) {
-				c.Disabilities = append(c.Disabilities, d)
-			}
-		}
-		for _, cat := range rels.categories {
-			if cat.PersonID == id && within(asOf, cat.ValidFrom, cat.ValidTo) {
-				c.Categories = append(c.Categories, cat)
-			}
-		}
-		return record(ctx, tx, "person.card", id, "as_of="+asOf.String())
+		return record(ctx, tx, "person.card", id, detail)
 	})
-	return c, err
+	return l, err
 }
 
 func within(d, from civil.Date, to *civil.Date) bool {
@@ -122,8 +141,11 @@ type loaded struct {
 func (s *Service) Record(ctx context.Context, id uuid.UUID, asOf civil.Date) (*facts.Record, error) {
 	var rec *facts.Record
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var err error
-		rec, _, err = loadRecord(tx, id, asOf, 24)
+		l, err := loadRaw(tx, id, asOf, 24)
+		if err != nil {
+			return err
+		}
+		rec, err = l.record(id)
 		return err
 	})
 	return rec, err
@@ -221,13 +243,14 @@ func statusesOf(tx *gorm.DB, ids []uuid.UUID) ([]Disability, []Category, error) 
 	return ds, cs, rows.Err()
 }
 
-// loadRecord loads a person's record as of a date with the incomes of the
-// given number of months before its month (and of the month itself).
-func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.Record, loaded, error) {
+// loadRaw reads what a person's record as of a date is made of, with the
+// incomes of the given number of months before its month (and of the month
+// itself).
+func loadRaw(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (loaded, error) {
 	var l loaded
 	var err error
 	if l.relations, err = relationsOf(tx, id, false, asOf); err != nil {
-		return nil, l, err
+		return l, err
 	}
 	ids := []uuid.UUID{id}
 	for _, r := range l.relations {
@@ -241,20 +264,25 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.
 	// sealed columns come along unopened).
 	var rows []personRow
 	if err := tx.Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, l, err
+		return l, err
 	}
 	l.persons = make(map[uuid.UUID]personRow, len(rows))
 	for _, r := range rows {
 		l.persons[r.ID] = r
 	}
 	if l.incomes, err = incomesOf(tx, ids, facts.MonthOf(asOf).Add(-months), facts.MonthOf(asOf)); err != nil {
-		return nil, l, err
+		return l, err
 	}
 	if l.disabilities, l.categories, err = statusesOf(tx, ids); err != nil {
-		return nil, l, err
+		return l, err
 	}
-	rec := &facts.Record{Subject: id, Persons: make(map[uuid.UUID]facts.Person, len(rows))}
-	for _, r := range rows {
+	return l, nil
+}
+
+// record is the rules engine's view of what was loaded about a subject.
+func (l loaded) record(subject uuid.UUID) (*facts.Record, error) {
+	rec := &facts.Record{Subject: subject, Persons: make(map[uuid.UUID]facts.Person, len(l.persons))}
+	for _, r := range l.persons {
 		rec.Persons[r.ID] = facts.Person{ID: r.ID, BirthDate: r.BirthDate, DeathDate: r.DeathDate, Sex: r.Sex}
 	}
 	for _, r := range l.relations {
@@ -263,7 +291,7 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.
 	for _, in := range l.incomes {
 		m, err := facts.ParseMonth(in.Month)
 		if err != nil {
-			return nil, l, err
+			return nil, err
 		}
 		rec.Incomes = append(rec.Incomes, facts.Income{PersonID: in.PersonID, Month: m, Kind: in.Kind, AmountKopecks: in.AmountKopecks})
 	}
@@ -273,5 +301,5 @@ func loadRecord(tx *gorm.DB, id uuid.UUID, asOf civil.Date, months int) (*facts.
 	for _, c := range l.categories {
 		rec.Categories = append(rec.Categories, facts.Category{PersonID: c.PersonID, Code: c.Code, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo})
 	}
-	return rec, l, nil
+	return rec, nil
 }

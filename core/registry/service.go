@@ -43,6 +43,8 @@ type Service struct {
 	today func() civil.Date
 	lease time.Duration
 
+	cardGate chan struct{} // see cardGateFor
+
 	mu    sync.Mutex
 	cache map[codeKey]cachedCodes
 	wake  chan struct{}
@@ -82,7 +84,8 @@ func NewService(db *gorm.DB, crypt *pdcrypt.Service, codes Codes, opts Options) 
 	if opts.ImportLease <= 0 {
 		opts.ImportLease = 2 * time.Minute
 	}
-	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, lease: opts.ImportLease, cache: map[codeKey]cachedCodes{}, wake: make(chan struct{}, 1)}
+	return &Service{db: db, crypt: crypt, codes: codes, today: opts.Today, lease: opts.ImportLease, cardGate: cardGateFor(db),
+		cache: map[codeKey]cachedCodes{}, wake: make(chan struct{}, 1)}
 }
 
 // codeSet returns a directory's codes for the context's region. It must be

@@ -110,7 +110,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if cc.RuntimeParams["application_name"] == "" {
 			cc.RuntimeParams["application_name"] = "treasury"
 		}
-		sqlDB = stdlib.OpenDB(*cc)
+		sqlDB = stdlib.OpenDB(*cc, stdlib.OptionAfterConnect(afterConnect))
 		max := opts.MaxOpenConns
 		if max <= 0 {
 			max = 20
