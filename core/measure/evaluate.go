@@ -1,0 +1,198 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/socialtreasury/treasury/core/civil"
+)
+
+// Evaluator decides batches of cases: one outcome per case, in the order of
+// the cases. A rule that fails on a case (a division by zero, a missing
+// application field) makes that case's outcome ineligible with Error set;
+// the error returned is for the batch as a whole (a cancelled context, a
+// plug-in that is down). Plug-in measures implement it too, so nothing in
+// it is CEL's.
+type Evaluator interface {
+	Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
+}
+
+// Outcome is the decision on one case and its explanation.
+type Outcome struct {
+	CaseID   string `json:"case_id"`
+	Eligible bool   `json:"eligible"`
+	// AmountKopecks, Start and End are set when Eligible; End is zero for
+	// an open-ended period.
+	AmountKopecks int64             `json:"amount_kopecks"`
+	Start         civil.Date        `json:"start,omitzero"`
+	End           civil.Date        `json:"end,omitzero"`
+	Conditions    []ConditionResult `json:"conditions"`
+	Error         string            `json:"error,omitempty"`
+}
+
+// ConditionResult says whether a condition held and why.
+type ConditionResult struct {
+	Name        string `json:"name"`
+	Held        bool   `json:"held"`
+	Explanation Text   `json:"explanation"`
+}
+
+// Failed lists the conditions that did not hold.
+func (o Outcome) Failed() []ConditionResult {
+	var out []ConditionResult
+	for _, c := range o.Conditions {
+		if !c.Held {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// parallelFrom is the batch size from which Evaluate spreads a batch over
+// the CPUs.
+const parallelFrom = 2048
+
+// Evaluate implements Evaluator for a compiled version.
+func (p *Program) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error) {
+	out := make([]Outcome, len(cases))
+	workers := min(runtime.GOMAXPROCS(0), len(cases)/parallelFrom+1)
+	chunk := (len(cases) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := w*chunk, min(len(cases), (w+1)*chunk)
+		wg.Go(func() {
+			for i := from; i < to; i++ {
+				if i%256 == 0 && ctx.Err() != nil {
+					return
+				}
+				out[i] = p.evaluate(&cases[i])
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *Program) evaluate(c *Case) Outcome {
+	a := &activation{c: c, date: types.Timestamp{Time: c.Date}}
+	o := Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]ConditionResult, len(p.conditions))}
+	for i := range p.conditions {
+		pc := &p.conditions[i]
+		r := ConditionResult{Name: pc.name}
+		v, _, err := pc.cond.prog.Eval(a)
+		if err != nil {
+			return failed(o, fmt.Sprintf("condition %s: %v", pc.name, err))
+		}
+		r.Held = v == types.True
+		if r.Held {
+			r.Explanation = pc.title
+		} else {
+			o.Eligible = false
+			r.Explanation = Text{RU: pc.reasonRU.render(a), EN: pc.reasonEN.render(a)}
+		}
+		o.Conditions[i] = r
+	}
+	if !o.Eligible {
+		return o
+	}
+	v, _, err := p.amount.prog.Eval(a)
+	if err != nil {
+		return failed(o, fmt.Sprintf("amount: %v", err))
+	}
+	o.AmountKopecks = int64(v.(types.Int))
+	if o.AmountKopecks < 0 {
+		return failed(o, fmt.Sprintf("amount: %d kopecks is negative", o.AmountKopecks))
+	}
+	if o.Start, err = dateOf(p.start, a); err != nil {
+		return failed(o, fmt.Sprintf("period.start: %v", err))
+	}
+	if p.end.prog != nil {
+		if o.End, err = dateOf(p.end, a); err != nil {
+			return failed(o, fmt.Sprintf("period.end: %v", err))
+		}
+		if o.End.Before(o.Start) {
+			return failed(o, fmt.Sprintf("period: ends %s before it starts %s", o.End, o.Start))
+		}
+	}
+	return o
+}
+
+func failed(o Outcome, msg string) Outcome {
+	o.Eligible, o.AmountKopecks, o.Start, o.End, o.Error = false, 0, civil.Date{}, civil.Date{}, msg
+	return o
+}
+
+func dateOf(x expr, a interpreter.Activation) (civil.Date, error) {
+	v, _, err := x.prog.Eval(a)
+	if err != nil {
+		return civil.Date{}, err
+	}
+	return civil.Of(v.(types.Timestamp).Time.UTC()), nil
+}
+
+func (t template) render(a interpreter.Activation) string {
+	var b strings.Builder
+	for i, part := range t.parts {
+		b.WriteString(part)
+		if i < len(t.exprs) && t.exprs[i].prog != nil {
+			v, _, err := t.exprs[i].prog.Eval(a)
+			if err != nil {
+				b.WriteString("?")
+				continue
+			}
+			b.WriteString(display(v))
+		}
+	}
+	return b.String()
+}
+
+func display(v ref.Val) string {
+	switch x := v.(type) {
+	case types.String:
+		return string(x)
+	case types.Timestamp:
+		return civil.Of(x.Time.UTC()).String()
+	case types.Int:
+		return fmt.Sprint(int64(x))
+	}
+	return fmt.Sprint(v.Value())
+}
+
+// activation resolves the case schema's variables for one case.
+type activation struct {
+	c    *Case
+	date types.Timestamp
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "date":
+		return a.date, true
+	case "person":
+		return &a.c.Person, true
+	case "household":
+		return &a.c.Household, true
+	case "minimum":
+		return &a.c.Minimum, true
+	case "assignments":
+		return a.c.Assignments, true
+	case "application":
+		if a.c.Application == nil {
+			return map[string]string{}, true
+		}
+		return a.c.Application, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
