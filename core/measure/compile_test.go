@@ -99,3 +99,24 @@ func TestRubles(t *testing.T) {
 		}
 	}
 }
+
+// A case beyond the sizes the cost estimate assumes is refused, not
+// evaluated at an unbounded cost.
+func TestOversizedCasesAreRefused(t *testing.T) {
+	v := validVersion()
+	p, err := Compile(&v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Case{ID: "big", Person: Subject{Age: 40}}
+	big.Household.Members = make([]Member, maxMembers+1)
+	long := Case{ID: "long", Person: Subject{Age: 40}, Application: map[string]string{"x": strings.Repeat("я", MaxStringSize)}}
+	ok := Case{ID: "ok", Person: Subject{Age: 40}}
+	out, err := p.Evaluate(t.Context(), []Case{big, long, ok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Eligible || !strings.Contains(out[0].Error, "household members") || out[1].Eligible || !strings.Contains(out[1].Error, "application field") || !out[2].Eligible {
+		t.Fatalf("%+v", out)
+	}
+}

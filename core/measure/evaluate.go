@@ -86,6 +86,10 @@ func (p *Program) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 func (p *Program) evaluate(c *Case) Outcome {
 	a := &activation{c: c, date: types.Timestamp{Time: c.Date}}
 	o := Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]ConditionResult, len(p.conditions))}
+	if err := fits(c); err != nil {
+		o.Conditions = nil
+		return failed(o, err.Error())
+	}
 	for i := range p.conditions {
 		pc := &p.conditions[i]
 		r := ConditionResult{Name: pc.name}
@@ -196,3 +200,41 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// fits checks a case against the sizes the rules' cost estimates assume.
+func fits(c *Case) error {
+	long := func(ss []string) bool {
+		for _, s := range ss {
+			if len(s) > MaxStringSize {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case len(c.Household.Members) > maxMembers:
+		return fmt.Errorf("the case has %d household members, above %d", len(c.Household.Members), maxMembers)
+	case len(c.Assignments) > maxAssignments:
+		return fmt.Errorf("the case has %d assignments, above %d", len(c.Assignments), maxAssignments)
+	case len(c.Application) > maxFields:
+		return fmt.Errorf("the application has %d fields, above %d", len(c.Application), maxFields)
+	case len(c.Person.Categories) > maxCategories || long(c.Person.Categories) || len(c.Person.OKTMO) > MaxStringSize || len(c.Person.Sex) > MaxStringSize:
+		return fmt.Errorf("the person's categories or codes exceed the case schema's sizes")
+	}
+	for _, m := range c.Household.Members {
+		if len(m.Categories) > maxCategories || long(m.Categories) || len(m.Relation) > MaxStringSize || len(m.Sex) > MaxStringSize {
+			return fmt.Errorf("a household member's categories or codes exceed the case schema's sizes")
+		}
+	}
+	for _, a := range c.Assignments {
+		if len(a.Measure) > MaxStringSize || len(a.Status) > MaxStringSize {
+			return fmt.Errorf("an assignment's codes exceed the case schema's sizes")
+		}
+	}
+	for k, v := range c.Application {
+		if len(k) > MaxStringSize || len(v) > MaxStringSize {
+			return fmt.Errorf("an application field exceeds %d bytes", MaxStringSize)
+		}
+	}
+	return nil
+}
