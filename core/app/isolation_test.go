@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/core/measure/measuretest"
+
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
@@ -128,8 +131,10 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		_, err := reg.Merge(ctx, b.ID, a.ID)
 		return err
 	}),
-	"imports":       importSeeder,
-	"import_errors": importSeeder,
+	"imports":          importSeeder,
+	"measures":         measureSeeder,
+	"measure_versions": measureSeeder,
+	"import_errors":    importSeeder,
 	"import_chunks": func(ctx context.Context, db *gorm.DB, n int) error {
 		reg, err := isolationRegistry(db)
 		if err != nil {
@@ -146,6 +151,12 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		}
 		return nil
 	},
+}
+
+func measureSeeder(ctx context.Context, db *gorm.DB, n int) error {
+	v := measuretest.Spec()
+	_, err := measure.NewService(db).PutDraft(ctx, fmt.Sprintf("isolation_%d", n), v)
+	return err
 }
 
 // isolationRegistry is a registry over db that checks no directory codes.

@@ -1,0 +1,339 @@
+package measure
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/audit"
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Status is a stored version's state: a draft changes, a published version
+// never does.
+type Status string
+
+const (
+	Draft     Status = "draft"
+	Published Status = "published"
+)
+
+// Stored is a version as the region keeps it.
+type Stored struct {
+	Version
+	Status      Status     `json:"status"`
+	SHA256      string     `json:"sha256"` // of the version's canonical JSON, which decisions record
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	PublishedAt *time.Time `json:"published_at,omitempty"`
+}
+
+type measureRow struct {
+	TenantID  uuid.UUID `gorm:"primaryKey"`
+	Code      string    `gorm:"primaryKey"`
+	CreatedAt time.Time
+}
+
+func (measureRow) TableName() string { return "measures" }
+
+type versionRow struct {
+	TenantID      uuid.UUID `gorm:"primaryKey"`
+	Code          string    `gorm:"primaryKey"`
+	Number        int       `gorm:"primaryKey"`
+	Status        Status
+	EffectiveFrom civil.Date
+	EffectiveTo   *civil.Date
+	Body          string
+	BodySHA256    []byte `gorm:"column:body_sha256"`
+	CreatedBy     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	PublishedBy   string
+	PublishedAt   *time.Time
+}
+
+func (versionRow) TableName() string { return "measure_versions" }
+
+// Service keeps the regions' measures and compiles each stored version
+// once.
+type Service struct {
+	db *gorm.DB
+
+	mu    sync.Mutex
+	progs map[[32]byte]*Program // by the body's SHA-256: the same rules compile the same
+}
+
+// NewService returns the measures' service over db (with the tenancy scope
+// installed).
+func NewService(db *gorm.DB) *Service { return &Service{db: db, progs: map[[32]byte]*Program{}} }
+
+// canonical is a version's stored JSON.
+func canonical(v *Version) ([]byte, [32]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	return b, sha256.Sum256(b), nil
+}
+
+func (r versionRow) stored() (Stored, error) {
+	var v Version
+	dec := json.NewDecoder(bytes.NewReader([]byte(r.Body)))
+	if err := dec.Decode(&v); err != nil {
+		return Stored{}, fmt.Errorf("measure %s version %d: %w", r.Code, r.Number, err)
+	}
+	return Stored{Version: v, Status: r.Status, SHA256: fmt.Sprintf("%x", r.BodySHA256), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, PublishedAt: r.PublishedAt}, nil
+}
+
+// Summary is a measure in a list: its code and versions' states.
+type Summary struct {
+	Code     string   `json:"code"`
+	Versions []Stored `json:"versions"`
+}
+
+// List returns the region's measures with their versions, by code.
+func (s *Service) List(ctx context.Context) ([]Summary, error) {
+	var rows []versionRow
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Order("code, number").Find(&rows).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, r := range rows {
+		st, err := r.stored()
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Code != r.Code {
+			out = append(out, Summary{Code: r.Code})
+		}
+		out[len(out)-1].Versions = append(out[len(out)-1].Versions, st)
+	}
+	return out, nil
+}
+
+// Get returns a measure's versions.
+func (s *Service) Get(ctx context.Context, code string) (Summary, error) {
+	var rows []versionRow
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Where("code = ?", code).Order("number").Find(&rows).Error
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	if len(rows) == 0 {
+		return Summary{}, fault.NotFoundf("measure %q", code)
+	}
+	out := Summary{Code: code}
+	for _, r := range rows {
+		st, err := r.stored()
+		if err != nil {
+			return Summary{}, err
+		}
+		out.Versions = append(out.Versions, st)
+	}
+	return out, nil
+}
+
+// Version returns one stored version.
+func (s *Service) Version(ctx context.Context, code string, number int) (Stored, error) {
+	var r versionRow
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Where("code = ? AND number = ?", code, number).Take(&r).Error
+	})
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Stored{}, fault.NotFoundf("measure %q version %d", code, number)
+	}
+	if err != nil {
+		return Stored{}, err
+	}
+	return r.stored()
+}
+
+// PutDraft saves a draft version: a new measure's version 1, the next
+// number of a measure, or a change of a draft. A published version cannot
+// change (409). Its rules are checked and compiled first: a rule that
+// cannot work is refused with its field path (422).
+func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored, error) {
+	inv := &fault.Invalid{}
+	if !codePattern.MatchString(code) {
+		inv.Add("code", "must be 2..63 lower-case latin letters, digits and _, starting with a letter", "")
+	}
+	v.check(inv, "")
+	p := compile(&v, inv, "")
+	if err := inv.Err(); err != nil {
+		return Stored{}, err
+	}
+	body, sum, err := canonical(&v)
+	if err != nil {
+		return Stored{}, err
+	}
+	now := time.Now().UTC()
+	actor := ""
+	if a := audit.ActorFrom(ctx); a != uuid.Nil {
+		actor = a.String()
+	}
+	var row versionRow
+	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		tid, _ := tenancy.FromContext(ctx)
+		if err := tx.Where("code = ?", code).FirstOrCreate(&measureRow{TenantID: tid, Code: code, CreatedAt: now}).Error; err != nil {
+			return err
+		}
+		var last versionRow
+		err := tx.Where("code = ?", code).Order("number DESC").Limit(1).Find(&last).Error
+		if err != nil {
+			return err
+		}
+		switch {
+		case v.Number == last.Number+1:
+			row = versionRow{TenantID: tid, Code: code, Number: v.Number, Status: Draft, CreatedBy: actor, CreatedAt: now}
+		case v.Number >= 1 && v.Number <= last.Number:
+			if err := tx.Where("code = ? AND number = ?", code, v.Number).Take(&row).Error; err != nil {
+				return err
+			}
+			if row.Status == Published {
+				return fault.Conflictf("measure %s version %d is published and cannot change; save version %d", code, v.Number, last.Number+1)
+			}
+		default:
+			inv := &fault.Invalid{}
+			inv.Add("number", fmt.Sprintf("must be %d (a new version) or a draft's number", last.Number+1), "")
+			return inv
+		}
+		row.EffectiveFrom, row.EffectiveTo, row.Body, row.BodySHA256, row.UpdatedAt = v.EffectiveFrom, v.EffectiveTo, string(body), sum[:], now
+		if err := tx.Save(&row).Error; err != nil {
+			return err
+		}
+		return audit.Append(ctx, tx, audit.Record{Action: "measure.draft", ObjectType: "measure", ObjectID: code, Detail: fmt.Sprintf("version=%d sha256=%x", v.Number, sum)})
+	})
+	if err != nil {
+		return Stored{}, err
+	}
+	s.keep(sum, p)
+	return row.stored()
+}
+
+// Publish makes a draft final. Its effective period must not overlap any
+// other published version's; publishing twice is a conflict.
+func (s *Service) Publish(ctx context.Context, code string, number int) (Stored, error) {
+	now := time.Now().UTC()
+	actor := ""
+	if a := audit.ActorFrom(ctx); a != uuid.Nil {
+		actor = a.String()
+	}
+	var row versionRow
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if err := tx.Where("code = ? AND number = ?", code, number).Take(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return fault.NotFoundf("measure %q version %d", code, number)
+			}
+			return err
+		}
+		if row.Status == Published {
+			return fault.Conflictf("measure %s version %d is already published", code, number)
+		}
+		var others []versionRow
+		if err := tx.Where("code = ? AND status = ? AND number <> ?", code, Published, number).Find(&others).Error; err != nil {
+			return err
+		}
+		for _, o := range others {
+			if overlaps(row.EffectiveFrom, row.EffectiveTo, o.EffectiveFrom, o.EffectiveTo) {
+				return fault.Conflictf("measure %s version %d's period overlaps published version %d's", code, number, o.Number)
+			}
+		}
+		res := tx.Model(&versionRow{}).Where("code = ? AND number = ? AND status = ?", code, number, Draft).
+			Updates(map[string]any{"status": Published, "published_by": actor, "published_at": now, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return fault.Conflictf("measure %s version %d is already published", code, number)
+		}
+		row.Status, row.PublishedBy, row.PublishedAt, row.UpdatedAt = Published, actor, &now, now
+		return audit.Append(ctx, tx, audit.Record{Action: "measure.publish", ObjectType: "measure", ObjectID: code, Detail: fmt.Sprintf("version=%d", number)})
+	})
+	if err != nil {
+		return Stored{}, err
+	}
+	return row.stored()
+}
+
+func overlaps(af civil.Date, at *civil.Date, bf civil.Date, bt *civil.Date) bool {
+	return (at == nil || !at.Before(bf)) && (bt == nil || !bt.Before(af))
+}
+
+// Program returns the compiled rules of a stored version (compiled once).
+func (s *Service) Program(st Stored) (*Program, error) {
+	var sum [32]byte
+	if b, err := hex.DecodeString(st.SHA256); err != nil || len(b) != len(sum) {
+		return nil, fmt.Errorf("measure version %d: a bad sha256", st.Number)
+	} else {
+		copy(sum[:], b)
+	}
+	s.mu.Lock()
+	p, ok := s.progs[sum]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	v := st.Version
+	p, err := Compile(&v)
+	if err != nil {
+		return nil, err
+	}
+	s.keep(sum, p)
+	return p, nil
+}
+
+func (s *Service) keep(sum [32]byte, p *Program) {
+	s.mu.Lock()
+	s.progs[sum] = p
+	s.mu.Unlock()
+}
+
+// InForce returns the published version in force on a date.
+func (s *Service) InForce(ctx context.Context, code string, on civil.Date) (Stored, error) {
+	var r versionRow
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Where("code = ? AND status = ? AND effective_from <= ? AND (effective_to IS NULL OR effective_to >= ?)", code, Published, on, on).
+			Take(&r).Error
+	})
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Stored{}, fault.NotFoundf("a published version of measure %q in force on %s", code, on)
+	}
+	if err != nil {
+		return Stored{}, err
+	}
+	return r.stored()
+}
+
+// Install saves and publishes a measure's versions that the region does
+// not have yet (a region's measure files at start-up); versions it has are
+// left as they are.
+func (s *Service) Install(ctx context.Context, m *Measure) error {
+	have, err := s.Get(ctx, m.Code)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	for _, v := range m.Versions[len(have.Versions):] {
+		if _, err := s.PutDraft(ctx, m.Code, v); err != nil {
+			return fmt.Errorf("measure %s version %d: %w", m.Code, v.Number, err)
+		}
+		if _, err := s.Publish(ctx, m.Code, v.Number); err != nil {
+			return fmt.Errorf("measure %s version %d: %w", m.Code, v.Number, err)
+		}
+	}
+	return nil
+}
