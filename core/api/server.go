@@ -17,6 +17,7 @@ import (
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -32,6 +33,7 @@ type Deps struct {
 	Directories *directory.Service
 	Audit       *audit.Trail
 	Persons     *registry.Service
+	Measures    *measure.Service
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error
@@ -124,6 +126,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerAudit()
 	s.registerPersons()
 	s.registerImports()
+	s.registerMeasures()
 	s.registerDocs()
 	s.registerMetrics()
 	return s, nil

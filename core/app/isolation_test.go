@@ -155,7 +155,7 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 
 func measureSeeder(ctx context.Context, db *gorm.DB, n int) error {
 	v := measuretest.Spec()
-	_, err := measure.NewService(db).PutDraft(ctx, fmt.Sprintf("isolation_%d", n), v)
+	_, err := measure.NewService(db, nil).PutDraft(ctx, fmt.Sprintf("isolation_%d", n), v)
 	return err
 }
 

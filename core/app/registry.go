@@ -2,8 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
+	"github.com/google/uuid"
+	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/directory"
+	"github.com/socialtreasury/treasury/core/facts"
+	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/core/registry"
+	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
 // directoryCodes gives the registry the codes a region sees in a directory.
@@ -19,4 +28,72 @@ func (d directoryCodes) Codes(ctx context.Context, dir string) (map[string]map[s
 		set[e.Code] = e.Attributes
 	}
 	return set, nil
+}
+
+// caseSource assembles what a measure's case needs from the registry, the
+// region and its directories.
+type caseSource struct {
+	persons *registry.Service
+	tenants *tenancy.Cache
+	dirs    *directory.Service
+}
+
+func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (*facts.Record, measure.Inputs, error) {
+	var in measure.Inputs
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, in, tenancy.ErrNoTenant
+	}
+	region, err := c.tenants.ByID(ctx, tid)
+	if err != nil {
+		return nil, in, err
+	}
+	p, err := c.persons.Get(ctx, person)
+	if err != nil {
+		return nil, in, err
+	}
+	rec, err := c.persons.Record(ctx, person, on)
+	if err != nil {
+		return nil, in, err
+	}
+	in.OKTMO, in.RegionOKTMO = p.Address.OKTMO, region.OKTMO
+	if in.Minimum, err = c.minimums(ctx, region.Code, on); err != nil {
+		return nil, in, err
+	}
+	kinds, _, err := c.dirs.RegionEntries(ctx, "income_kinds", directory.Query{AsOf: on})
+	if err != nil {
+		return nil, in, err
+	}
+	excluded := map[string]bool{}
+	for _, k := range kinds {
+		if k.Attributes["counted"] == false {
+			excluded[k.Code] = true
+		}
+	}
+	in.Counted = func(kind string) bool { return !excluded[kind] }
+	return rec, in, nil
+}
+
+// minimums are the region's subsistence minimums in force on a date.
+func (c caseSource) minimums(ctx context.Context, region string, on civil.Date) (measure.Minimums, error) {
+	es, _, err := c.dirs.RegionEntries(ctx, "subsistence_minimums", directory.Query{AsOf: on, Code: region})
+	if err != nil {
+		return measure.Minimums{}, err
+	}
+	if len(es) == 0 {
+		return measure.Minimums{}, fault.NotFoundf("the subsistence minimums of region %s on %s", region, on)
+	}
+	a := es[0].Attributes
+	var m measure.Minimums
+	for name, dst := range map[string]*int64{"per_capita_kopecks": &m.PerCapita, "working_age_kopecks": &m.WorkingAge,
+		"pensioners_kopecks": &m.Pensioners, "children_kopecks": &m.Children} {
+		n, ok := a[name].(json.Number)
+		if !ok {
+			return m, fmt.Errorf("subsistence minimums of region %s: %s is %T", region, name, a[name])
+		}
+		if *dst, err = n.Int64(); err != nil {
+			return m, fmt.Errorf("subsistence minimums of region %s: %s: %w", region, name, err)
+		}
+	}
+	return m, nil
 }

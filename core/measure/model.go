@@ -16,7 +16,7 @@ type Text struct {
 
 // LegalAct is a measure's legal basis.
 type LegalAct struct {
-	Number    string     `json:"number"`
+	Number    string     `json:"number,omitempty"`
 	Date      civil.Date `json:"date"`
 	Title     string     `json:"title"`
 	Authority string     `json:"authority"`
@@ -49,27 +49,27 @@ type Period struct {
 
 // Version is a measure's rules and parameters over an effective period.
 type Version struct {
-	Number        int         `json:"number"`
+	Number        int         `json:"number,omitempty"`
 	EffectiveFrom civil.Date  `json:"effective_from"`
 	EffectiveTo   *civil.Date `json:"effective_to,omitempty"`
 	Name          Text        `json:"name"`
 	LegalBasis    []LegalAct  `json:"legal_basis"`
-	KMSZ          string      `json:"kmsz"`       // the EGISSO classifier's code
-	Categories    []string    `json:"categories"` // recipient categories' codes
-	Form          string      `json:"form"`       // provision_forms code
+	KMSZ          string      `json:"kmsz"`                 // the EGISSO classifier's code
+	Categories    []string    `json:"categories,omitempty"` // recipient categories' codes
+	Form          string      `json:"form"`                 // provision_forms code
 	Funding       []Funding   `json:"funding"`
 	Periodicity   string      `json:"periodicity"` // periodicity code
 	// ApplicationRequired: no proactive provision, a citizen applies.
-	ApplicationRequired bool `json:"application_required"`
+	ApplicationRequired bool `json:"application_required,omitempty"`
 	// AutoDecision: a decision may be taken without an approver when every
 	// condition holds.
-	AutoDecision bool `json:"auto_decision"`
+	AutoDecision bool `json:"auto_decision,omitempty"`
 	// FourEyes: the approver must not be the case's preparer.
-	FourEyes   bool        `json:"four_eyes"`
+	FourEyes   bool        `json:"four_eyes,omitempty"`
 	Conditions []Condition `json:"conditions"`
 	Amount     string      `json:"amount"` // CEL, int kopecks
 	Period     Period      `json:"period"`
-	Needs      []string    `json:"needs"` // the data it needs: registry facts, connectors
+	Needs      []string    `json:"needs,omitempty"` // the data it needs: registry facts, connectors
 }
 
 // Measure is a region's measure: a code and its versions.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/facts"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -68,15 +69,71 @@ func (versionRow) TableName() string { return "measure_versions" }
 // Service keeps the regions' measures and compiles each stored version
 // once.
 type Service struct {
-	db *gorm.DB
+	db    *gorm.DB
+	cases CaseSource
 
 	mu    sync.Mutex
 	progs map[[32]byte]*Program // by the body's SHA-256: the same rules compile the same
 }
 
+// CaseSource gives what a case of a person at a date is made of: the
+// registry's record of the person and the inputs from elsewhere.
+type CaseSource interface {
+	Case(ctx context.Context, person uuid.UUID, on civil.Date) (*facts.Record, Inputs, error)
+}
+
 // NewService returns the measures' service over db (with the tenancy scope
-// installed).
-func NewService(db *gorm.DB) *Service { return &Service{db: db, progs: map[[32]byte]*Program{}} }
+// installed), assembling cases from cases (nil: EvaluatePerson is not
+// available).
+func NewService(db *gorm.DB, cases CaseSource) *Service {
+	return &Service{db: db, cases: cases, progs: map[[32]byte]*Program{}}
+}
+
+// Evaluation is a what-if answer: the outcome and the version that gave it.
+type Evaluation struct {
+	Outcome Outcome
+	Version Stored
+}
+
+// EvaluatePerson answers whether a person is eligible for a measure on a
+// date and why: by the version in force then, or by the given version
+// (a draft too) when number is not 0. Nothing is decided or recorded but
+// the audit record of the look.
+func (s *Service) EvaluatePerson(ctx context.Context, code string, number int, person uuid.UUID, on civil.Date, application map[string]string) (Evaluation, error) {
+	if s.cases == nil {
+		return Evaluation{}, errors.New("measure: no case source")
+	}
+	var st Stored
+	var err error
+	if number == 0 {
+		st, err = s.InForce(ctx, code, on)
+	} else {
+		st, err = s.Version(ctx, code, number)
+	}
+	if err != nil {
+		return Evaluation{}, err
+	}
+	p, err := s.Program(st)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	rec, in, err := s.cases.Case(ctx, person, on)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	in.Application = application
+	out, err := p.Evaluate(ctx, []Case{Assemble(person.String(), rec, on, in)})
+	if err != nil {
+		return Evaluation{}, err
+	}
+	if err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return audit.Append(ctx, tx, audit.Record{Action: "measure.evaluate", ObjectType: "person", ObjectID: person.String(),
+			Detail: fmt.Sprintf("measure=%s version=%d on=%s eligible=%t", code, st.Number, on, out[0].Eligible)})
+	}); err != nil {
+		return Evaluation{}, err
+	}
+	return Evaluation{Outcome: out[0], Version: st}, nil
+}
 
 // canonical is a version's stored JSON.
 func canonical(v *Version) ([]byte, [32]byte, error) {

@@ -37,7 +37,7 @@ func regionsOf(t *testing.T, env *storetest.Env) (a, b context.Context) {
 func TestDraftPublishAndIsolation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
 		a, b := regionsOf(t, env)
-		s := measure.NewService(env.App.Gorm)
+		s := measure.NewService(env.App.Gorm, nil)
 		v := measuretest.Spec()
 		bad := v
 		bad.Conditions = append([]measure.Condition(nil), v.Conditions...)
@@ -112,7 +112,7 @@ func TestDraftPublishAndIsolation(t *testing.T) {
 func TestInstallDemoMeasures(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
 		a, b := regionsOf(t, env)
-		s := measure.NewService(env.App.Gorm)
+		s := measure.NewService(env.App.Gorm, nil)
 		for ctx, dir := range map[context.Context]string{a: "66-sverdlovsk", b: "16-tatarstan"} {
 			ms, err := measure.LoadDir(os.DirFS("../../tenants"), dir+"/measures")
 			if err != nil {
