@@ -104,7 +104,7 @@ func importKill(t *testing.T, dbArgs []string, owner func(*testing.T) *store.DB)
 	const pw = "import-kill-demo-pw"
 	keyFile := filepath.Join(t.TempDir(), "token.seed")
 	writeFile(t, keyFile, "0123456789abcdef0123456789abcdef", 0o600)
-	args := slices.Concat([]string{"serve", "--listen", "127.0.0.1:0", "--demo", "--demo-password", pw, "--token-key-file", keyFile,
+	args := slices.Concat([]string{"serve", "--listen", "127.0.0.1:0", "--demo", "--demo-persons", "0", "--demo-password", pw, "--token-key-file", keyFile,
 		"--import-poll", "50ms", "--import-lease", "2s", "--log-level", "warn"}, dbArgs)
 	file := killFile()
 	lines := int64(bytes.Count(file, []byte("\n")))

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/socialtreasury/treasury/core/app"
+	"github.com/socialtreasury/treasury/tenants"
 )
 
 func newRoot() *cobra.Command {
@@ -36,6 +37,7 @@ func newServe() *cobra.Command {
 			if err := app.BindEnv(cmd.Flags()); err != nil {
 				return err
 			}
+			cfg.Regions = tenants.Files
 			return app.Serve(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}

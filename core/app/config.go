@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -38,28 +39,32 @@ type Config struct {
 	MigrateDatabaseURL string
 	DataDir            string
 	Demo               bool
-	NoMigrate          bool
-	LogLevel           string
-	LogFormat          string
-	EncryptionKeyFile  string
-	ReadTimeout        time.Duration
-	WriteTimeout       time.Duration
-	IdleTimeout        time.Duration
-	ShutdownTimeout    time.Duration
-	BodyLimit          int
-	ImportBodyLimit    int64
-	ImportPoll         time.Duration
-	ImportLease        time.Duration
-	DBMaxConns         int
-	TokenKeyFile       string
-	AccessTokenTTL     time.Duration
-	DemoPassword       string
-	OIDCIssuer         string
-	OIDCAudience       string
-	OIDCUsernameClaim  string
-	OIDCTenantClaim    string
-	OIDCRolesClaim     string
-	PolicyPoll         time.Duration
+	// Regions are the regions' own files (the tenants directory): the demo
+	// installs each demo region's measures from <code>-*/measures/.
+	Regions           iofs.FS
+	NoMigrate         bool
+	LogLevel          string
+	LogFormat         string
+	EncryptionKeyFile string
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	BodyLimit         int
+	ImportBodyLimit   int64
+	ImportPoll        time.Duration
+	ImportLease       time.Duration
+	DBMaxConns        int
+	TokenKeyFile      string
+	AccessTokenTTL    time.Duration
+	DemoPassword      string
+	DemoPersons       int
+	OIDCIssuer        string
+	OIDCAudience      string
+	OIDCUsernameClaim string
+	OIDCTenantClaim   string
+	OIDCRolesClaim    string
+	PolicyPoll        time.Duration
 	// PasswordCost overrides argon2id's cost (tests); zero is the default.
 	PasswordCost auth.Argon2
 
@@ -96,6 +101,7 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ImportLease, "import-lease", 2*time.Minute, "an import whose runner committed nothing for this long is resumed by another runner")
 	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "Ed25519 key that signs access tokens (PKCS#8 PEM or 32-byte seed); default: generated into the data dir — replicas need one shared file")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of an access token")
+	fs.IntVar(&c.DemoPersons, "demo-persons", 10_000, "synthetic persons in each demo region's registry (seeded once, into an empty registry)")
 	fs.StringVar(&c.DemoPassword, "demo-password", "", "password of the demo users (default: generated once and kept in the data dir)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", "", "URL of a trusted OpenID Connect issuer whose bearer tokens are accepted")
 	fs.StringVar(&c.OIDCAudience, "oidc-audience", "", "audience (client id) the OIDC tokens must name")
@@ -208,6 +214,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return configErrorf("--oidc-issuer: %q is not an http(s) URL", c.OIDCIssuer)
 		}
+	}
+	if c.DemoPersons < 0 || c.DemoPersons > 1_000_000 {
+		return configErrorf("--demo-persons: %d is outside 0..1000000", c.DemoPersons)
 	}
 	if c.DemoPassword != "" && len(c.DemoPassword) < 8 {
 		return configErrorf("--demo-password: must be at least 8 characters")

@@ -1,20 +1,28 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/core/registry"
+	"github.com/socialtreasury/treasury/core/synth"
 
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/fault"
@@ -45,6 +53,49 @@ var demoRegions = []demoRegion{
 			ShortName: strp("Минтруда РТ (демо)"), INN: strp("1654002946"), OKTMO: strp("92701000"),
 		},
 	},
+}
+
+// seedRegionData installs a demo region's measures from its files and,
+// into an empty registry, its synthetic persons.
+func seedRegionData(ctx context.Context, p *Platform, t tenancy.Tenant) error {
+	if p.cfg.Regions != nil {
+		dirs, err := iofs.Glob(p.cfg.Regions, t.Code+"-*")
+		if err != nil {
+			return err
+		}
+		for _, dir := range dirs {
+			ms, err := measure.LoadDir(p.cfg.Regions, path.Join(dir, "measures"))
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if err := p.Measures.Install(ctx, m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if p.cfg.DemoPersons == 0 {
+		return nil
+	}
+	some, err := p.Persons.IDs(ctx, uuid.Nil, 1)
+	if err != nil || len(some) > 0 {
+		return err
+	}
+	code, _ := strconv.Atoi(t.Code)
+	var file bytes.Buffer
+	if _, err := synth.Write(&file, synth.Options{Seed: uint64(code), Persons: p.cfg.DemoPersons, RegionOKTMO: t.OKTMO,
+		Today: civil.Today(), FirstSNILS: 100_000_000 + code*1_000_000}); err != nil {
+		return err
+	}
+	im, err := p.Persons.ImportFile(ctx, registry.ImportRequest{Format: registry.FormatNDJSON}, &file, nil)
+	if err != nil {
+		return err
+	}
+	if im.Progress.Rejected > 0 {
+		return fmt.Errorf("the demo registry: %d lines rejected", im.Progress.Rejected)
+	}
+	return nil
 }
 
 // DemoInfo tells the person who started a demo what it holds.
@@ -104,6 +155,9 @@ func SeedDemo(ctx context.Context, p *Platform) (*DemoInfo, error) {
 			if err := p.Access.SetTenantRoles(ctx, u, t.Code, []string{role}); err != nil {
 				return nil, err
 			}
+		}
+		if err := seedRegionData(tctx, p, t); err != nil {
+			return nil, fmt.Errorf("region %s: %w", t.Code, err)
 		}
 		info.Regions = append(info.Regions, t)
 	}

@@ -585,3 +585,14 @@ func firstID(q *gorm.DB) (uuid.UUID, error) {
 	}
 	return ids[0], nil
 }
+
+// IDs pages through the ids of the region's persons (merged duplicates
+// left out) in id order, after the given id: what a run over the whole
+// registry walks. Ids are not personal data; nothing is audited.
+func (s *Service) IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Model(&personRow{}).Where("id > ? AND merged_into IS NULL", after).Order("id").Limit(limit).Pluck("id", &ids).Error
+	})
+	return ids, err
+}
