@@ -1,0 +1,177 @@
+package registry
+
+import (
+	"context"
+	"slices"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/facts"
+	"github.com/socialtreasury/treasury/core/tenancy"
+)
+
+// Subject is what a run over the registry needs of one person: the record
+// the rules engine reads and the registered address's OKTMO.
+type Subject struct {
+	Record *facts.Record
+	OKTMO  string
+}
+
+// MaxRecordsBatch bounds Records' batch: its statements list the ids.
+const MaxRecordsBatch = 2000
+
+// Records loads the records of many persons as of a date — each with its
+// relatives then and their current facts, and incomes of the given number
+// of months before the date's month (and of the month itself) — in four
+// statements for the whole batch, in the order of ids (an unknown id gets
+// a record without its person). Sealed columns are not read; nothing is
+// audited: it is for runs over the registry (simulations, benchmarks)
+// whose results carry no personal data.
+func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int) ([]Subject, error) {
+	if len(ids) > MaxRecordsBatch {
+		ids = ids[:MaxRecordsBatch]
+	}
+	var (
+		rels    []facts.Relation
+		persons = map[uuid.UUID]facts.Person{}
+		oktmo   = map[uuid.UUID]string{}
+		incomes []facts.Income
+		dis     []facts.Disability
+		cats    []facts.Category
+	)
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, tenancy.ErrNoTenant
+	}
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		var rows []struct {
+			PersonID, RelativeID uuid.UUID
+			Kind                 string
+			ValidFrom            civil.Date
+			ValidTo              *civil.Date
+		}
+		const cols = "person_id, relative_id, kind, valid_from, valid_to"
+		const when = " AND superseded_at IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)"
+		if err := tx.Raw("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND person_id IN ?"+when+
+			" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND relative_id IN ? AND NOT person_id IN ?"+when,
+			tid, ids, asOf, asOf, tid, ids, ids, asOf, asOf).Scan(&rows).Error; err != nil {
+			return err
+		}
+		all := slices.Clone(ids)
+		seen := make(map[uuid.UUID]bool, len(ids)*3)
+		for _, id := range ids {
+			seen[id] = true
+		}
+		for _, r := range rows {
+			rels = append(rels, facts.Relation{PersonID: r.PersonID, RelativeID: r.RelativeID, Kind: r.Kind, ValidFrom: r.ValidFrom, ValidTo: r.ValidTo})
+			for _, x := range []uuid.UUID{r.PersonID, r.RelativeID} {
+				if !seen[x] {
+					seen[x] = true
+					all = append(all, x)
+				}
+			}
+		}
+		prow, err := tx.Raw("SELECT id, birth_date, death_date, sex, address_oktmo FROM persons WHERE tenant_id = ? AND id IN ?", tid, all).Rows()
+		if err != nil {
+			return err
+		}
+		defer prow.Close()
+		for prow.Next() {
+			var p facts.Person
+			var o string
+			if err := prow.Scan(&p.ID, &p.BirthDate, &p.DeathDate, &p.Sex, &o); err != nil {
+				return err
+			}
+			persons[p.ID], oktmo[p.ID] = p, o
+		}
+		if err := prow.Err(); err != nil {
+			return err
+		}
+		irow, err := tx.Raw("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND person_id IN ? AND superseded_at IS NULL AND month >= ? AND month <= ?",
+			tid, all, facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String()).Rows()
+		if err != nil {
+			return err
+		}
+		defer irow.Close()
+		for irow.Next() {
+			var in facts.Income
+			var month string
+			if err := irow.Scan(&in.PersonID, &month, &in.Kind, &in.AmountKopecks); err != nil {
+				return err
+			}
+			if in.Month, err = facts.ParseMonth(month); err != nil {
+				return err
+			}
+			incomes = append(incomes, in)
+		}
+		if err := irow.Err(); err != nil {
+			return err
+		}
+		ds, cs, err := statusesOf(tx, all)
+		for _, d := range ds {
+			dis = append(dis, facts.Disability{PersonID: d.PersonID, Group: d.Group, ValidFrom: d.ValidFrom, ValidTo: d.ValidTo})
+		}
+		for _, c := range cs {
+			cats = append(cats, facts.Category{PersonID: c.PersonID, Code: c.Code, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return assembleRecords(ids, rels, persons, oktmo, incomes, dis, cats), nil
+}
+
+// assembleRecords cuts a batch's facts into each subject's record.
+func assembleRecords(ids []uuid.UUID, rels []facts.Relation, persons map[uuid.UUID]facts.Person, oktmo map[uuid.UUID]string,
+	incomes []facts.Income, dis []facts.Disability, cats []facts.Category) []Subject {
+	relsOf := map[uuid.UUID][]facts.Relation{}
+	for _, r := range rels {
+		relsOf[r.PersonID] = append(relsOf[r.PersonID], r)
+		if r.RelativeID != r.PersonID {
+			relsOf[r.RelativeID] = append(relsOf[r.RelativeID], r)
+		}
+	}
+	incomesOf := map[uuid.UUID][]facts.Income{}
+	for _, in := range incomes {
+		incomesOf[in.PersonID] = append(incomesOf[in.PersonID], in)
+	}
+	disOf := map[uuid.UUID][]facts.Disability{}
+	for _, d := range dis {
+		disOf[d.PersonID] = append(disOf[d.PersonID], d)
+	}
+	catsOf := map[uuid.UUID][]facts.Category{}
+	for _, c := range cats {
+		catsOf[c.PersonID] = append(catsOf[c.PersonID], c)
+	}
+	out := make([]Subject, len(ids))
+	for i, id := range ids {
+		rec := &facts.Record{Subject: id, Persons: map[uuid.UUID]facts.Person{}}
+		members := []uuid.UUID{id}
+		for _, r := range relsOf[id] {
+			rec.Relations = append(rec.Relations, r)
+			other := r.RelativeID
+			if other == id {
+				other = r.PersonID
+			}
+			if !slices.Contains(members, other) {
+				members = append(members, other)
+			}
+		}
+		for _, m := range members {
+			if p, ok := persons[m]; ok {
+				rec.Persons[m] = p
+			}
+			rec.Incomes = append(rec.Incomes, incomesOf[m]...)
+			rec.Disabilities = append(rec.Disabilities, disOf[m]...)
+			rec.Categories = append(rec.Categories, catsOf[m]...)
+		}
+		out[i] = Subject{Record: rec, OKTMO: oktmo[id]}
+	}
+	return out
+}
