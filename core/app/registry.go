@@ -56,13 +56,34 @@ func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (
 	if err != nil {
 		return nil, in, err
 	}
-	in.OKTMO, in.RegionOKTMO = p.Address.OKTMO, region.OKTMO
-	if in.Minimum, err = c.minimums(ctx, region.Code, on); err != nil {
+	if in, err = c.shared(ctx, region, on); err != nil {
 		return nil, in, err
+	}
+	in.OKTMO = p.Address.OKTMO
+	return rec, in, nil
+}
+
+func (c caseSource) Shared(ctx context.Context, on civil.Date) (measure.Inputs, error) {
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return measure.Inputs{}, tenancy.ErrNoTenant
+	}
+	region, err := c.tenants.ByID(ctx, tid)
+	if err != nil {
+		return measure.Inputs{}, err
+	}
+	return c.shared(ctx, region, on)
+}
+
+func (c caseSource) shared(ctx context.Context, region tenancy.Tenant, on civil.Date) (measure.Inputs, error) {
+	in := measure.Inputs{RegionOKTMO: region.OKTMO}
+	var err error
+	if in.Minimum, err = c.minimums(ctx, region.Code, on); err != nil {
+		return in, err
 	}
 	kinds, _, err := c.dirs.RegionEntries(ctx, "income_kinds", directory.Query{AsOf: on})
 	if err != nil {
-		return nil, in, err
+		return in, err
 	}
 	excluded := map[string]bool{}
 	for _, k := range kinds {
@@ -71,7 +92,26 @@ func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (
 		}
 	}
 	in.Counted = func(kind string) bool { return !excluded[kind] }
-	return rec, in, nil
+	return in, nil
+}
+
+// Page reads the next persons of the region with their records: the
+// incomes of 24 months before the date, enough for every window of the
+// case schema.
+func (c caseSource) Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]measure.Person, error) {
+	ids, err := c.persons.IDs(ctx, after, min(limit, registry.MaxRecordsBatch))
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ss, err := c.persons.Records(ctx, ids, on, 24)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]measure.Person, len(ss))
+	for i, s := range ss {
+		out[i] = measure.Person{ID: ids[i], Record: s.Record, OKTMO: s.OKTMO}
+	}
+	return out, nil
 }
 
 // minimums are the region's subsistence minimums in force on a date.

@@ -79,6 +79,7 @@ type Service struct {
 // CaseSource gives what a case of a person at a date is made of: the
 // registry's record of the person and the inputs from elsewhere.
 type CaseSource interface {
+	Population
 	Case(ctx context.Context, person uuid.UUID, on civil.Date) (*facts.Record, Inputs, error)
 }
 
@@ -393,4 +394,43 @@ func (s *Service) Install(ctx context.Context, m *Measure) error {
 		}
 	}
 	return nil
+}
+
+// SimulateVersion evaluates a version over the region's whole registry at
+// a date and compares it with the published version in force then (if
+// any). A measure that needs an application is simulated as if everyone
+// applied with the given data.
+func (s *Service) SimulateVersion(ctx context.Context, code string, number int, on civil.Date, application map[string]string, progress func(done int)) (SimulationResult, error) {
+	if s.cases == nil {
+		return SimulationResult{}, errors.New("measure: no case source")
+	}
+	st, err := s.Version(ctx, code, number)
+	if err != nil {
+		return SimulationResult{}, err
+	}
+	p, err := s.Program(st)
+	if err != nil {
+		return SimulationResult{}, err
+	}
+	var active Evaluator
+	if in, err := s.InForce(ctx, code, on); err == nil {
+		if active, err = s.Program(in); err != nil {
+			return SimulationResult{}, err
+		}
+	} else if !errors.Is(err, fault.ErrNotFound) {
+		return SimulationResult{}, err
+	}
+	return Simulate(ctx, withApplication{s.cases, application}, p, active, on, progress, nil)
+}
+
+// withApplication gives every case of a population the same application.
+type withApplication struct {
+	Population
+	application map[string]string
+}
+
+func (w withApplication) Shared(ctx context.Context, on civil.Date) (Inputs, error) {
+	in, err := w.Population.Shared(ctx, on)
+	in.Application = w.application
+	return in, err
 }

@@ -1,0 +1,181 @@
+package measure
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/facts"
+)
+
+// Person is one person of a run over the registry.
+type Person struct {
+	ID     uuid.UUID
+	Record *facts.Record
+	OKTMO  string
+}
+
+// Population is a region's registry as a run over it reads it.
+type Population interface {
+	// Shared gives what every case of the region on a date shares (the
+	// region, its subsistence minimums, the income kinds counted).
+	Shared(ctx context.Context, on civil.Date) (Inputs, error)
+	// Page gives the next persons after the given id (uuid.Nil: from the
+	// start), as of a date; none at the end.
+	Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]Person, error)
+}
+
+// Totals sum a version's outcomes.
+type Totals struct {
+	Eligible      int   `json:"eligible"`
+	AmountKopecks int64 `json:"amount_kopecks"` // the sum of the eligible persons' amounts: a month's cost of a monthly measure
+}
+
+// Change is one kind of difference between two versions' outcomes.
+type Change struct {
+	Count int `json:"count"`
+	// CostKopecks is what the change adds to the cost (negative: saves).
+	CostKopecks int64 `json:"cost_kopecks"`
+	// Sample names some of the persons (ids), in registry order.
+	Sample []string `json:"sample"`
+}
+
+// SimulationResult compares a version with the one in force over a whole
+// registry at a date.
+type SimulationResult struct {
+	Date    civil.Date `json:"date"`
+	Persons int        `json:"persons"`
+	Version Totals     `json:"version"`
+	// Active is the version in force on the date; zero when there is none.
+	Active  Totals `json:"active"`
+	Gained  Change `json:"gained"`
+	Lost    Change `json:"lost"`
+	Changed Change `json:"amount_changed"`
+	// Errors counts the cases a rule failed on (ineligible by either).
+	Errors int `json:"errors"`
+}
+
+// SampleSize bounds each change's sample.
+const SampleSize = 20
+
+// PageSize is how many persons a run reads at a time.
+const PageSize = 2000
+
+// Simulate evaluates a version (and the active one, when not nil) over a
+// whole population at a date, reading the next page while it evaluates
+// this one. progress, when not nil, is told how many persons are done;
+// sink, when not nil, gets every page's subjects and the version's outcomes.
+func Simulate(ctx context.Context, pop Population, version, active Evaluator, on civil.Date,
+	progress func(done int), sink func([]Person, []Outcome) error) (SimulationResult, error) {
+	res := SimulationResult{Date: on}
+	shared, err := pop.Shared(ctx, on)
+	if err != nil {
+		return res, err
+	}
+	type page struct {
+		subjects []Person
+		err      error
+	}
+	pages := make(chan page, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(pages)
+		after := uuid.Nil
+		for {
+			ss, err := pop.Page(ctx, after, PageSize, on)
+			select {
+			case pages <- page{ss, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(ss) == 0 {
+				return
+			}
+			after = ss[len(ss)-1].ID
+		}
+	}()
+	cases := make([]Case, 0, PageSize)
+	for p := range pages {
+		if p.err != nil {
+			return res, p.err
+		}
+		if len(p.subjects) == 0 {
+			break
+		}
+		cases = cases[:0]
+		for _, s := range p.subjects {
+			in := shared
+			in.OKTMO = s.OKTMO
+			cases = append(cases, Assemble(s.ID.String(), s.Record, on, in))
+		}
+		outs, err := version.Evaluate(ctx, cases)
+		if err != nil {
+			return res, err
+		}
+		var was []Outcome
+		if active != nil {
+			if was, err = active.Evaluate(ctx, cases); err != nil {
+				return res, err
+			}
+		}
+		for i, o := range outs {
+			res.add(o, was, i)
+		}
+		if sink != nil {
+			if err := sink(p.subjects, outs); err != nil {
+				return res, err
+			}
+		}
+		res.Persons += len(outs)
+		if progress != nil {
+			progress(res.Persons)
+		}
+	}
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return res, err
+	}
+	return res, nil
+}
+
+func (r *SimulationResult) add(o Outcome, was []Outcome, i int) {
+	if o.Error != "" {
+		r.Errors++
+	}
+	if o.Eligible {
+		r.Version.Eligible++
+		r.Version.AmountKopecks += o.AmountKopecks
+	}
+	if was == nil {
+		return
+	}
+	w := was[i]
+	if w.Error != "" && o.Error == "" {
+		r.Errors++
+	}
+	if w.Eligible {
+		r.Active.Eligible++
+		r.Active.AmountKopecks += w.AmountKopecks
+	}
+	switch {
+	case o.Eligible && !w.Eligible:
+		r.Gained.note(o.CaseID, o.AmountKopecks)
+	case !o.Eligible && w.Eligible:
+		r.Lost.note(o.CaseID, -w.AmountKopecks)
+	case o.Eligible && o.AmountKopecks != w.AmountKopecks:
+		r.Changed.note(o.CaseID, o.AmountKopecks-w.AmountKopecks)
+	}
+}
+
+func (c *Change) note(id string, cost int64) {
+	c.Count++
+	c.CostKopecks += cost
+	if len(c.Sample) < SampleSize {
+		c.Sample = append(c.Sample, id)
+	}
+	if c.Sample == nil {
+		c.Sample = []string{}
+	}
+}
