@@ -37,6 +37,8 @@ func (s *Server) problem(ctx context.Context, err error) error {
 		return huma.Error404NotFound(detail)
 	case errors.Is(err, fault.ErrConflict):
 		return huma.Error409Conflict(detail)
+	case errors.Is(err, fault.ErrForbidden):
+		return huma.Error403Forbidden(detail)
 	case errors.Is(err, fault.ErrStale):
 		return huma.Error412PreconditionFailed("the resource has changed since that ETag; fetch it again and retry")
 	case errors.Is(err, page.ErrBadCursor):

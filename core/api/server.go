@@ -14,8 +14,10 @@ import (
 
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
+	"github.com/socialtreasury/treasury/core/assignment"
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/casework"
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/registry"
@@ -34,6 +36,8 @@ type Deps struct {
 	Audit       *audit.Trail
 	Persons     *registry.Service
 	Measures    *measure.Service
+	Casework    *casework.Service
+	Assignments *assignment.Service
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error

@@ -18,8 +18,10 @@ import (
 	"github.com/socialtreasury/treasury/core/access"
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/api"
+	"github.com/socialtreasury/treasury/core/assignment"
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/casework"
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/pdcrypt"
@@ -71,6 +73,8 @@ type Platform struct {
 	Audit       *audit.Trail
 	Persons     *registry.Service
 	Measures    *measure.Service
+	Assignments *assignment.Service
+	Casework    *casework.Service
 	Server      *api.Server
 	Registry    *prometheus.Registry
 	migrator    *store.Migrator
@@ -143,7 +147,9 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	}
 	p.Audit = audit.New(p.DB.Gorm, audit.Options{Logger: p.log})
 	p.Persons = registry.NewService(p.DB.Gorm, p.Crypt, directoryCodes{p.Directories}, registry.Options{ImportLease: cfg.ImportLease})
-	p.Measures = measure.NewService(p.DB.Gorm, caseSource{persons: p.Persons, tenants: p.TenantCache, dirs: p.Directories})
+	p.Assignments = assignment.NewService(p.DB.Gorm)
+	p.Measures = measure.NewService(p.DB.Gorm, caseSource{persons: p.Persons, tenants: p.TenantCache, dirs: p.Directories, assignments: p.Assignments})
+	p.Casework = casework.NewService(p.DB.Gorm, p.Measures, p.Directories)
 	key, err := signingKey(cfg, p.log)
 	if err != nil {
 		return err
@@ -171,7 +177,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	p.Server, err = api.New(api.Deps{
 		Tenants: p.TenantCache, TenantAdmin: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
 		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations, Directories: p.Directories,
-		Audit: p.Audit, Persons: p.Persons, Measures: p.Measures, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
+		Audit: p.Audit, Persons: p.Persons, Measures: p.Measures, Casework: p.Casework, Assignments: p.Assignments, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit, ImportBodyLimit: cfg.ImportBodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/socialtreasury/treasury/core/casework"
+	"github.com/socialtreasury/treasury/core/facts"
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
 
@@ -131,10 +134,14 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		_, err := reg.Merge(ctx, b.ID, a.ID)
 		return err
 	}),
-	"imports":          importSeeder,
-	"measures":         measureSeeder,
-	"measure_versions": measureSeeder,
-	"import_errors":    importSeeder,
+	"imports":             importSeeder,
+	"measures":            measureSeeder,
+	"applications":        caseworkSeeder,
+	"decisions":           caseworkSeeder,
+	"assignments":         caseworkSeeder,
+	"assignment_versions": caseworkSeeder,
+	"measure_versions":    measureSeeder,
+	"import_errors":       importSeeder,
 	"import_chunks": func(ctx context.Context, db *gorm.DB, n int) error {
 		reg, err := isolationRegistry(db)
 		if err != nil {
@@ -157,6 +164,68 @@ func measureSeeder(ctx context.Context, db *gorm.DB, n int) error {
 	v := measuretest.Spec()
 	_, err := measure.NewService(db, nil).PutDraft(ctx, fmt.Sprintf("isolation_%d", n), v)
 	return err
+}
+
+// caseworkSeeder grants an application automatically: an application, a
+// decision, an assignment and its first version.
+func caseworkSeeder(ctx context.Context, db *gorm.DB, n int) error {
+	reg, err := isolationRegistry(db)
+	if err != nil {
+		return err
+	}
+	p, err := isolationPerson(ctx, reg)
+	if err != nil {
+		return err
+	}
+	ms := measure.NewService(db, isolationCases{reg})
+	code := fmt.Sprintf("isolation_auto_%d", isolationSeq.Add(1))
+	v := measuretest.Spec()
+	v.AutoDecision = true
+	v.Conditions = v.Conditions[1:2] // adult
+	if _, err := ms.PutDraft(ctx, code, v); err != nil {
+		return err
+	}
+	if _, err := ms.Publish(ctx, code, 1); err != nil {
+		return err
+	}
+	a, err := casework.NewService(db, ms, weekdays{}).Submit(ctx, casework.NewApplication{Measure: code, PersonID: p.ID, Channel: casework.BySpecialist})
+	if err != nil {
+		return err
+	}
+	if a.Status != casework.Decided {
+		return fmt.Errorf("the application is %s, want decided", a.Status)
+	}
+	return nil
+}
+
+// isolationCases assembles cases from the registry alone.
+type isolationCases struct{ reg *registry.Service }
+
+func (c isolationCases) Case(ctx context.Context, person uuid.UUID, on civil.Date) (*facts.Record, measure.Inputs, error) {
+	rec, err := c.reg.Record(ctx, person, on)
+	return rec, measure.Inputs{RegionOKTMO: "65000000"}, err
+}
+
+func (isolationCases) Shared(context.Context, civil.Date) (measure.Inputs, error) {
+	return measure.Inputs{}, nil
+}
+
+func (isolationCases) Page(context.Context, uuid.UUID, int, civil.Date) ([]measure.Person, error) {
+	return nil, nil
+}
+
+// weekdays is a calendar of Mondays to Fridays.
+type weekdays struct{}
+
+func (weekdays) WorkingDays(_ context.Context, from civil.Date, n int) (civil.Date, error) {
+	d := from
+	for n > 0 {
+		d = d.AddDays(1)
+		if d.Weekday() != time.Saturday && d.Weekday() != time.Sunday {
+			n--
+		}
+	}
+	return d, nil
 }
 
 // isolationRegistry is a registry over db that checks no directory codes.

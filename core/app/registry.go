@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/socialtreasury/treasury/core/assignment"
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/facts"
@@ -33,9 +34,10 @@ func (d directoryCodes) Codes(ctx context.Context, dir string) (map[string]map[s
 // caseSource assembles what a measure's case needs from the registry, the
 // region and its directories.
 type caseSource struct {
-	persons *registry.Service
-	tenants *tenancy.Cache
-	dirs    *directory.Service
+	persons     *registry.Service
+	tenants     *tenancy.Cache
+	dirs        *directory.Service
+	assignments *assignment.Service
 }
 
 func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (*facts.Record, measure.Inputs, error) {
@@ -60,6 +62,13 @@ func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (
 		return nil, in, err
 	}
 	in.OKTMO = p.Address.OKTMO
+	as, err := c.assignments.OfPerson(ctx, person)
+	if err != nil {
+		return nil, in, err
+	}
+	for _, a := range as {
+		in.Assignments = append(in.Assignments, measure.Assignment{Measure: a.MeasureCode, Status: string(a.Status), AmountKopecks: a.AmountKopecks})
+	}
 	return rec, in, nil
 }
 

@@ -19,6 +19,9 @@ var (
 	ErrStale = errors.New("stale version")
 	// ErrInvalid: the input breaks a rule; a *Invalid carries which fields.
 	ErrInvalid = errors.New("invalid input")
+	// ErrForbidden: the caller may do this kind of thing, but not to this
+	// object (an approver deciding a four-eyes case they prepared).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // FieldError says what is wrong with one field, named by its JSON path
@@ -81,6 +84,11 @@ func (e *Error) Unwrap() error { return e.Kind }
 // Conflictf reports an ErrConflict.
 func Conflictf(format string, args ...any) error {
 	return &Error{Kind: ErrConflict, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Forbiddenf reports an ErrForbidden.
+func Forbiddenf(format string, args ...any) error {
+	return &Error{Kind: ErrForbidden, Msg: fmt.Sprintf(format, args...)}
 }
 
 // NotFoundf reports an ErrNotFound.

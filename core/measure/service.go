@@ -96,13 +96,20 @@ type Evaluation struct {
 	Version Stored
 }
 
-// EvaluatePerson answers whether a person is eligible for a measure on a
-// date and why: by the version in force then, or by the given version
-// (a draft too) when number is not 0. Nothing is decided or recorded but
-// the audit record of the look.
-func (s *Service) EvaluatePerson(ctx context.Context, code string, number int, person uuid.UUID, on civil.Date, application map[string]string) (Evaluation, error) {
+// Prepared is a case ready to be decided: the version it is judged by, the
+// case as assembled, and its outcome.
+type Prepared struct {
+	Version Stored
+	Case    Case
+	Outcome Outcome
+}
+
+// Prepare assembles a person's case on a date with an application's data
+// and evaluates it by the published version in force then, or by the given
+// version (a draft too) when number is not 0. Nothing is recorded.
+func (s *Service) Prepare(ctx context.Context, code string, number int, person uuid.UUID, on civil.Date, application map[string]string) (Prepared, error) {
 	if s.cases == nil {
-		return Evaluation{}, errors.New("measure: no case source")
+		return Prepared{}, errors.New("measure: no case source")
 	}
 	var st Stored
 	var err error
@@ -112,28 +119,64 @@ func (s *Service) EvaluatePerson(ctx context.Context, code string, number int, p
 		st, err = s.Version(ctx, code, number)
 	}
 	if err != nil {
-		return Evaluation{}, err
+		return Prepared{}, err
 	}
 	p, err := s.Program(st)
 	if err != nil {
-		return Evaluation{}, err
+		return Prepared{}, err
 	}
 	rec, in, err := s.cases.Case(ctx, person, on)
 	if err != nil {
-		return Evaluation{}, err
+		return Prepared{}, err
 	}
 	in.Application = application
-	out, err := p.Evaluate(ctx, []Case{Assemble(person.String(), rec, on, in)})
+	c := Assemble(person.String(), rec, on, in)
+	out, err := p.Evaluate(ctx, []Case{c})
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{Version: st, Case: c, Outcome: out[0]}, nil
+}
+
+// EvaluatePerson is Prepare for a look — "what if" — that is audited
+// (measure.evaluate) and decides nothing.
+func (s *Service) EvaluatePerson(ctx context.Context, code string, number int, person uuid.UUID, on civil.Date, application map[string]string) (Evaluation, error) {
+	pr, err := s.Prepare(ctx, code, number, person, on, application)
 	if err != nil {
 		return Evaluation{}, err
 	}
 	if err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		return audit.Append(ctx, tx, audit.Record{Action: "measure.evaluate", ObjectType: "person", ObjectID: person.String(),
-			Detail: fmt.Sprintf("measure=%s version=%d on=%s eligible=%t", code, st.Number, on, out[0].Eligible)})
+			Detail: fmt.Sprintf("measure=%s version=%d on=%s eligible=%t", code, pr.Version.Number, on, pr.Outcome.Eligible)})
 	}); err != nil {
 		return Evaluation{}, err
 	}
-	return Evaluation{Outcome: out[0], Version: st}, nil
+	return Evaluation{Outcome: pr.Outcome, Version: pr.Version}, nil
+}
+
+// Replay evaluates stored inputs (a case's JSON) again by the stored
+// version, which must still be the one with that SHA-256.
+func (s *Service) Replay(ctx context.Context, code string, number int, sha256hex string, inputs []byte) (Outcome, error) {
+	st, err := s.Version(ctx, code, number)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if st.SHA256 != sha256hex {
+		return Outcome{}, fmt.Errorf("measure %s version %d is not the version decided on: SHA-256 %s, the decision's %s", code, number, st.SHA256, sha256hex)
+	}
+	p, err := s.Program(st)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var c Case
+	if err := json.Unmarshal(inputs, &c); err != nil {
+		return Outcome{}, fmt.Errorf("the decision's inputs: %w", err)
+	}
+	out, err := p.Evaluate(ctx, []Case{c})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return out[0], nil
 }
 
 // canonical is a version's stored JSON.
