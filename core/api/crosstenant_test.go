@@ -266,7 +266,8 @@ func newXTVictim(t *testing.T, p *apptest.Platform) *xtVictim {
 	}
 	v.secret = append(v.secret, "xt16-cat-", "xt16-категория-")
 	xtPersonVictims(v) // persons_test.go
-	xtImportVictims(v) // imports_test.go
+	xtImportVictims(v)   // imports_test.go
+	xtCaseworkVictims(v) // casework_test.go
 	tn, err := p.Tenants.ByCode(t.Context(), azOther)
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +313,9 @@ func (v *xtVictim) request(rng *rand.Rand, op xtOp, region string) xtRequest {
 	case "updateRegionDirectoryEntry":
 		r.body, r.headers = map[string]any{"name": "захват", "effective_to": "2024-01-01"}, []string{"If-Match", tag}
 	default:
-		xtPersonRequest(v, rng, op, id, tag, &r) // persons_test.go
+		if !xtCaseworkRequest(op, &r) { // casework_test.go
+			xtPersonRequest(v, rng, op, id, tag, &r) // persons_test.go
+		}
 	}
 	return r
 }
@@ -339,7 +342,8 @@ func (v *xtVictim) snapshot() map[string]string {
 		r := apptest.Expect(v.t, v.p.Do(v.admin, "GET", base+"/users/"+id, nil), 200)
 		out["user "+id] = r.Header.Get("ETag") + " " + string(r.Body)
 	}
-	xtPersonSnapshot(v, out) // persons_test.go
+	xtPersonSnapshot(v, out)   // persons_test.go
+	xtCaseworkSnapshot(v, out) // casework_test.go
 	return out
 }
 

@@ -58,13 +58,13 @@ type Assignment struct {
 	Version         int         `json:"version"`
 	CreatedAt       time.Time   `json:"created_at"`
 	UpdatedAt       time.Time   `json:"updated_at"`
-	History         []Version   `gorm:"-" json:"history,omitempty"`
+	History         []Revision   `gorm:"-" json:"history,omitempty"`
 }
 
 func (Assignment) TableName() string { return "assignments" }
 
-// Version is what an assignment was from a date, and why.
-type Version struct {
+// Revision is what an assignment was from a date, and why.
+type Revision struct {
 	TenantID      uuid.UUID   `gorm:"primaryKey" json:"-"`
 	AssignmentID  uuid.UUID   `gorm:"primaryKey" json:"-"`
 	Version       int         `gorm:"primaryKey" json:"version"`
@@ -78,7 +78,7 @@ type Version struct {
 	CreatedAt     time.Time   `json:"created_at"`
 }
 
-func (Version) TableName() string { return "assignment_versions" }
+func (Revision) TableName() string { return "assignment_versions" }
 
 // Service keeps the assignments.
 type Service struct{ db *gorm.DB }
@@ -106,7 +106,7 @@ func Grant(ctx context.Context, tx *gorm.DB, person uuid.UUID, measure string, d
 	if err := tx.Create(&a).Error; err != nil {
 		return Assignment{}, err
 	}
-	v := Version{TenantID: tid, AssignmentID: a.ID, Version: 1, EffectiveFrom: start, Status: Active, AmountKopecks: amount,
+	v := Revision{TenantID: tid, AssignmentID: a.ID, Version: 1, EffectiveFrom: start, Status: Active, AmountKopecks: amount,
 		EndOn: end, Reason: "granted", DecisionID: &decision, CreatedBy: actorPtr(ctx), CreatedAt: now}
 	if err := tx.Create(&v).Error; err != nil {
 		return Assignment{}, err
@@ -246,7 +246,7 @@ func change(ctx context.Context, tx *gorm.DB, a Assignment, from civil.Date, sta
 	if res.RowsAffected != 1 {
 		return a, fault.Conflictf("assignment %s changed meanwhile; retry", a.ID)
 	}
-	v := Version{TenantID: a.TenantID, AssignmentID: a.ID, Version: a.Version + 1, EffectiveFrom: from, Status: status,
+	v := Revision{TenantID: a.TenantID, AssignmentID: a.ID, Version: a.Version + 1, EffectiveFrom: from, Status: status,
 		AmountKopecks: amount, EndOn: end, Reason: reason, CreatedBy: actorPtr(ctx), CreatedAt: now}
 	if err := tx.Create(&v).Error; err != nil {
 		return a, err

@@ -566,6 +566,9 @@ func (s *Service) Overdue(ctx context.Context, on civil.Date) ([]Overdue, error)
 
 // Notified records that the citizen was told of the decision.
 func (s *Service) Notified(ctx context.Context, id uuid.UUID) (Application, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return Application{}, err
+	}
 	now := s.now()
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&Application{}).Where("id = ? AND status = ? AND notified_at IS NULL", id, Decided).
