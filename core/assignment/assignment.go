@@ -58,7 +58,7 @@ type Assignment struct {
 	Version         int         `json:"version"`
 	CreatedAt       time.Time   `json:"created_at"`
 	UpdatedAt       time.Time   `json:"updated_at"`
-	History         []Revision   `gorm:"-" json:"history,omitempty"`
+	History         []Revision  `gorm:"-" json:"history,omitempty"`
 }
 
 func (Assignment) TableName() string { return "assignments" }
