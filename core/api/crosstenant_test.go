@@ -265,9 +265,10 @@ func newXTVictim(t *testing.T, p *apptest.Platform) *xtVictim {
 		}), 201))
 	}
 	v.secret = append(v.secret, "xt16-cat-", "xt16-категория-")
-	xtPersonVictims(v)   // persons_test.go
-	xtImportVictims(v)   // imports_test.go
-	xtCaseworkVictims(v) // casework_test.go
+	xtPersonVictims(v)     // persons_test.go
+	xtImportVictims(v)     // imports_test.go
+	xtCaseworkVictims(v)   // casework_test.go
+	xtSimulationVictims(v) // measures_test.go
 	tn, err := p.Tenants.ByCode(t.Context(), azOther)
 	if err != nil {
 		t.Fatal(err)

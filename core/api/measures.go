@@ -165,3 +165,59 @@ func (s *Server) registerMeasures() {
 		return out, nil
 	})
 }
+
+func (s *Server) registerSimulations() {
+	tags := []string{"Measures"}
+	base := "/api/v1/tenants/{tenant}/measures/{code}/simulations"
+	register(s, Permission{Object: "measure", Action: "simulate"}, huma.Operation{
+		OperationID: "createSimulation", Method: http.MethodPost, Path: base, Tags: tags,
+		Summary: "Simulate a version over the whole registry at a date",
+		Description: "Queues a job that evaluates the version (a draft too) for every person of the region's registry and " +
+			"compares it with the published version in force on the date: eligible counts, the sum of the amounts, and " +
+			"who would gain, lose or get another amount, each with a count, the cost and a sample of persons. A measure " +
+			"that needs an application is simulated as if everyone applied with the given data. Answers 202 with the job; " +
+			"GET its Location for progress and the result.",
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *struct {
+		MeasurePath
+		Body struct {
+			Version     int               `json:"version" minimum:"1"`
+			Date        civil.Date        `json:"date" format:"date"`
+			Application map[string]string `json:"application,omitempty" maxProperties:"100"`
+		}
+	}) (*simulationResponse, error) {
+		ctx, err := s.inTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		sim, err := s.deps.Measures.SubmitSimulation(ctx, in.Code, in.Body.Version, in.Body.Date, in.Body.Application)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return &simulationResponse{Location: "/api/v1/tenants/" + in.Tenant + "/measures/" + in.Code + "/simulations/" + sim.ID.String(), Body: sim}, nil
+	})
+	register(s, Permission{Object: "measure", Action: "read"}, huma.Operation{
+		OperationID: "getSimulation", Method: http.MethodGet, Path: base + "/{id}", Tags: tags,
+		Summary: "Read a simulation: status, persons done, and when done its result",
+		Errors:  []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *struct {
+		MeasurePath
+		ID uuid.UUID `path:"id"`
+	}) (*simulationResponse, error) {
+		ctx, err := s.inTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		sim, err := s.deps.Measures.GetSimulation(ctx, in.Code, in.ID)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return &simulationResponse{Body: sim}, nil
+	})
+}
+
+type simulationResponse struct {
+	Location string `header:"Location"`
+	Body     measure.Simulation
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/socialtreasury/treasury/core/app/apptest"
+	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/fault"
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
 	"github.com/socialtreasury/treasury/core/store"
@@ -141,6 +142,18 @@ func init() {
 			}
 			return azReq{path: azMeasurePath(tmpl, region, code, 1)}
 		},
+		"createSimulation": func(e *azEnv, tmpl, region string) azReq {
+			azMeasure(e, region, "az_measure")
+			return azReq{path: azMeasurePath(tmpl, region, "az_measure", 1), body: map[string]any{"version": 1, "date": "2026-03-10"}}
+		},
+		"getSimulation": func(e *azEnv, tmpl, region string) azReq {
+			azMeasure(e, region, "az_measure")
+			sim, err := e.p.Measures.SubmitSimulation(azCtx(e, region), "az_measure", 1, civil.MustParse("2026-03-10"), nil)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return azReq{path: strings.NewReplacer("{id}", sim.ID.String()).Replace(azMeasurePath(tmpl, region, "az_measure", 1))}
+		},
 		"evaluateMeasure": func(e *azEnv, tmpl, region string) azReq {
 			azMeasure(e, region, "az_measure")
 			return azReq{path: azMeasurePath(tmpl, region, "az_measure", 1),
@@ -176,6 +189,11 @@ func maMeasureCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 		}
 	}
 	return map[string]maCase{
+		"createSimulation": {
+			token: admin, path: base + "/ma_eval/simulations", control: 202,
+			body:  func() map[string]any { return map[string]any{"version": 1, "date": "2026-03-10"} },
+			state: state(base + "/ma_eval"),
+		},
 		"putMeasureDraft": {
 			token: admin, path: base + "/ma_draft/versions/1", control: 200,
 			body: func() map[string]any { return specBody(t) }, state: state(base + "/ma_draft"),
@@ -185,5 +203,28 @@ func maMeasureCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 			body:  func() map[string]any { return map[string]any{"person_id": person, "date": "2026-03-10"} },
 			state: state(base + "/ma_eval"),
 		},
+	}
+}
+
+func init() { xtTargets["getSimulation"] = "simulation" }
+
+// xtSimulationVictims queues simulations in region 16.
+func xtSimulationVictims(v *xtVictim) {
+	v.t.Helper()
+	tn, err := v.p.Tenants.ByCode(context.Background(), azOther)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	ctx := tenancy.WithTenant(context.Background(), tn.ID)
+	if _, err := v.p.Measures.PutDraft(ctx, "xt_sim", measuretest.Spec()); err != nil {
+		v.t.Fatal(err)
+	}
+	for range 2 {
+		sim, err := v.p.Measures.SubmitSimulation(ctx, "xt_sim", 1, civil.MustParse("2026-03-10"), nil)
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		v.ids["simulation"] = append(v.ids["simulation"], sim.ID.String())
+		v.all = append(v.all, sim.ID.String())
 	}
 }

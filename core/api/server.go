@@ -131,6 +131,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerPersons()
 	s.registerImports()
 	s.registerMeasures()
+	s.registerSimulations()
 	s.registerCasework()
 	s.registerDocs()
 	s.registerMetrics()

@@ -277,6 +277,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	go p.Access.Watch(ctx, cfg.PolicyPoll)
 	go p.Persons.RunImports(ctx, cfg.ImportPoll, log.With("component", "import"))
+	go p.Measures.RunSimulations(ctx, cfg.ImportPoll, log.With("component", "simulation"))
 	// The audit chainer stops after the server has drained its requests, and
 	// chains what they committed before the database closes.
 	actx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))

@@ -3,11 +3,14 @@ package app_test
 import (
 	"context"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -59,5 +62,60 @@ func demoMeasuresFindBothSides(t *testing.T, d store.Dialect) {
 				t.Errorf("region %s %s against itself: %+v", region.Code, m.Code, res)
 			}
 		}
+	}
+}
+
+// A draft that no longer asks for the low-income category (the means test
+// stays), simulated as a job over the registry: people gain, nobody loses,
+// and it costs more.
+func TestSimulationJob(t *testing.T) {
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) { simulationJob(t, d) })
+	}
+}
+
+func simulationJob(t *testing.T, d store.Dialect) {
+	p := apptest.NewWith(t, d, func(c *app.Config) {
+		c.Regions, c.DemoPersons = os.DirFS("../../tenants"), 2000
+	})
+	ctx := context.Background()
+	info, err := app.SeedDemo(ctx, p.Platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx := tenancy.WithTenant(ctx, info.Regions[0].ID)
+	st, err := p.Measures.Version(rctx, "low_income_child", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := st.Version
+	v.Number, v.EffectiveFrom = 2, civil.MustParse("2027-01-01")
+	v.Conditions = slices.DeleteFunc(slices.Clone(v.Conditions), func(c measure.Condition) bool { return c.Name == "low_income_category" })
+	if _, err := p.Measures.PutDraft(rctx, "low_income_child", v); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := p.Measures.SubmitSimulation(rctx, "low_income_child", 2, civil.Today(), nil)
+	if err != nil || sim.Status != "queued" {
+		t.Fatalf("%+v, %v", sim, err)
+	}
+	rctx2, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { p.Measures.RunSimulations(rctx2, 20*time.Millisecond, nil); close(done) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(time.Minute)
+	for sim.Status != "done" && sim.Status != "failed" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if sim, err = p.Measures.GetSimulation(rctx, "low_income_child", sim.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := sim.Outcome
+	if sim.Status != "done" || r == nil || r.Persons != 2000 || sim.Persons != 2000 {
+		t.Fatalf("%+v", sim)
+	}
+	t.Logf("gained %d (cost %d), lost %d, changed %d", r.Gained.Count, r.Gained.CostKopecks, r.Lost.Count, r.Changed.Count)
+	if r.Gained.Count == 0 || r.Lost.Count != 0 || r.Gained.CostKopecks <= 0 || r.Version.Eligible != r.Active.Eligible+r.Gained.Count ||
+		r.Version.AmountKopecks-r.Active.AmountKopecks != r.Gained.CostKopecks+r.Changed.CostKopecks || len(r.Gained.Sample) == 0 {
+		t.Fatalf("without the category: %+v", *r)
 	}
 }

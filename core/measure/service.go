@@ -74,6 +74,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	progs map[[32]byte]*Program // by the body's SHA-256: the same rules compile the same
+	wake  chan struct{}         // a simulation was submitted
 }
 
 // CaseSource gives what a case of a person at a date is made of: the
@@ -87,7 +88,7 @@ type CaseSource interface {
 // installed), assembling cases from cases (nil: EvaluatePerson is not
 // available).
 func NewService(db *gorm.DB, cases CaseSource) *Service {
-	return &Service{db: db, cases: cases, progs: map[[32]byte]*Program{}}
+	return &Service{db: db, cases: cases, progs: map[[32]byte]*Program{}, wake: make(chan struct{}, 1)}
 }
 
 // Evaluation is a what-if answer: the outcome and the version that gave it.
