@@ -134,9 +134,18 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 		_, err := reg.Merge(ctx, b.ID, a.ID)
 		return err
 	}),
-	"imports":             importSeeder,
-	"measures":            measureSeeder,
-	"applications":        caseworkSeeder,
+	"imports":      importSeeder,
+	"measures":     measureSeeder,
+	"applications": caseworkSeeder,
+	"simulations": func(ctx context.Context, db *gorm.DB, n int) error {
+		ms := measure.NewService(db, nil)
+		code := fmt.Sprintf("isolation_sim_%d", isolationSeq.Add(1))
+		if _, err := ms.PutDraft(ctx, code, measuretest.Spec()); err != nil {
+			return err
+		}
+		_, err := ms.SubmitSimulation(ctx, code, 1, civil.MustParse("2026-03-10"), nil)
+		return err
+	},
 	"decisions":           caseworkSeeder,
 	"assignments":         caseworkSeeder,
 	"assignment_versions": caseworkSeeder,
