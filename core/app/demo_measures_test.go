@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/civil"
@@ -117,5 +118,20 @@ func simulationJob(t *testing.T, d store.Dialect) {
 	if r.Gained.Count == 0 || r.Lost.Count != 0 || r.Gained.CostKopecks <= 0 || r.Version.Eligible != r.Active.Eligible+r.Gained.Count ||
 		r.Version.AmountKopecks-r.Active.AmountKopecks != r.Gained.CostKopecks+r.Changed.CostKopecks || len(r.Gained.Sample) == 0 {
 		t.Fatalf("without the category: %+v", *r)
+	}
+	// The eligible persons are written, one row each.
+	var all []uuid.UUID
+	for after := uuid.Nil; ; {
+		ids, err := p.Measures.SimulationEligible(rctx, sim.ID, after, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		all, after = append(all, ids...), ids[len(ids)-1]
+	}
+	if len(all) != r.Version.Eligible {
+		t.Fatalf("%d eligible persons written, the result counts %d", len(all), r.Version.Eligible)
 	}
 }

@@ -137,6 +137,34 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 	"imports":      importSeeder,
 	"measures":     measureSeeder,
 	"applications": caseworkSeeder,
+	"simulation_outcomes": func(ctx context.Context, db *gorm.DB, n int) error {
+		reg, err := isolationRegistry(db)
+		if err != nil {
+			return err
+		}
+		if _, err := isolationPerson(ctx, reg); err != nil {
+			return err
+		}
+		ms := measure.NewService(db, isolationCases{reg})
+		code := fmt.Sprintf("isolation_sim_%d", isolationSeq.Add(1))
+		v := measuretest.Spec()
+		v.Conditions = v.Conditions[1:2] // adult
+		if _, err := ms.PutDraft(ctx, code, v); err != nil {
+			return err
+		}
+		sim, err := ms.SubmitSimulation(ctx, code, 1, civil.MustParse("2026-03-10"), nil)
+		if err != nil {
+			return err
+		}
+		if !ms.RunQueued(context.WithoutCancel(ctx), nil) {
+			return fmt.Errorf("no simulation ran")
+		}
+		done, err := ms.GetSimulation(ctx, code, sim.ID)
+		if err != nil || done.Status != "done" || done.Outcome.Version.Eligible == 0 {
+			return fmt.Errorf("simulation %+v, %v", done, err)
+		}
+		return nil
+	},
 	"simulations": func(ctx context.Context, db *gorm.DB, n int) error {
 		ms := measure.NewService(db, nil)
 		code := fmt.Sprintf("isolation_sim_%d", isolationSeq.Add(1))
@@ -219,8 +247,17 @@ func (isolationCases) Shared(context.Context, civil.Date) (measure.Inputs, error
 	return measure.Inputs{}, nil
 }
 
-func (isolationCases) Page(context.Context, uuid.UUID, int, civil.Date) ([]measure.Person, error) {
-	return nil, nil
+func (c isolationCases) Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]measure.Person, error) {
+	ids, err := c.reg.IDs(ctx, after, limit)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ss, err := c.reg.Records(ctx, ids, on, 24)
+	out := make([]measure.Person, len(ss))
+	for i, s := range ss {
+		out[i] = measure.Person{ID: ids[i], Record: s.Record, OKTMO: s.OKTMO}
+	}
+	return out, err
 }
 
 // weekdays is a calendar of Mondays to Fridays.

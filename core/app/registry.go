@@ -66,9 +66,7 @@ func (c caseSource) Case(ctx context.Context, person uuid.UUID, on civil.Date) (
 	if err != nil {
 		return nil, in, err
 	}
-	for _, a := range as {
-		in.Assignments = append(in.Assignments, measure.Assignment{Measure: a.MeasureCode, Status: string(a.Status), AmountKopecks: a.AmountKopecks})
-	}
+	in.Assignments = caseAssignments(as)
 	return rec, in, nil
 }
 
@@ -116,9 +114,13 @@ func (c caseSource) Page(ctx context.Context, after uuid.UUID, limit int, on civ
 	if err != nil {
 		return nil, err
 	}
+	as, err := c.assignments.OfPersons(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]measure.Person, len(ss))
 	for i, s := range ss {
-		out[i] = measure.Person{ID: ids[i], Record: s.Record, OKTMO: s.OKTMO}
+		out[i] = measure.Person{ID: ids[i], Record: s.Record, OKTMO: s.OKTMO, Assignments: caseAssignments(as[ids[i]])}
 	}
 	return out, nil
 }
@@ -145,4 +147,13 @@ func (c caseSource) minimums(ctx context.Context, region string, on civil.Date) 
 		}
 	}
 	return m, nil
+}
+
+// caseAssignments are a person's assignments as a case shows them.
+func caseAssignments(as []assignment.Assignment) []measure.Assignment {
+	out := make([]measure.Assignment, 0, len(as))
+	for _, a := range as {
+		out = append(out, measure.Assignment{Measure: a.MeasureCode, Status: string(a.Status), AmountKopecks: a.AmountKopecks})
+	}
+	return out
 }

@@ -154,6 +154,23 @@ func (s *Service) OfPerson(ctx context.Context, person uuid.UUID) ([]Assignment,
 	return as, err
 }
 
+// OfPersons lists the assignments that are not terminated of many persons
+// (a page of a run over the registry), by person.
+func (s *Service) OfPersons(ctx context.Context, persons []uuid.UUID) (map[uuid.UUID][]Assignment, error) {
+	out := map[uuid.UUID][]Assignment{}
+	if len(persons) == 0 {
+		return out, nil
+	}
+	var as []Assignment
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Where("person_id IN ? AND status <> ?", persons, Terminated).Order("created_at").Find(&as).Error
+	})
+	for _, a := range as {
+		out[a.PersonID] = append(out[a.PersonID], a)
+	}
+	return out, err
+}
+
 // Change is a new version of an assignment.
 type Change struct {
 	From   civil.Date

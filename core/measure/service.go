@@ -445,6 +445,11 @@ func (s *Service) Install(ctx context.Context, m *Measure) error {
 // any). A measure that needs an application is simulated as if everyone
 // applied with the given data.
 func (s *Service) SimulateVersion(ctx context.Context, code string, number int, on civil.Date, application map[string]string, progress func(done int)) (SimulationResult, error) {
+	return s.simulate(ctx, code, number, on, application, progress, nil)
+}
+
+func (s *Service) simulate(ctx context.Context, code string, number int, on civil.Date, application map[string]string,
+	progress func(done int), sink func([]Person, []Outcome) error) (SimulationResult, error) {
 	if s.cases == nil {
 		return SimulationResult{}, errors.New("measure: no case source")
 	}
@@ -464,7 +469,7 @@ func (s *Service) SimulateVersion(ctx context.Context, code string, number int, 
 	} else if !errors.Is(err, fault.ErrNotFound) {
 		return SimulationResult{}, err
 	}
-	return Simulate(ctx, withApplication{s.cases, application}, p, active, on, progress, nil)
+	return Simulate(ctx, withApplication{s.cases, application}, p, active, on, progress, sink)
 }
 
 // withApplication gives every case of a population the same application.

@@ -109,6 +109,58 @@ func (s *Service) GetSimulation(ctx context.Context, code string, id uuid.UUID) 
 	return sim, nil
 }
 
+// outcome is an eligible person of a simulation.
+type outcome struct {
+	TenantID      uuid.UUID `gorm:"primaryKey"`
+	SimulationID  uuid.UUID `gorm:"primaryKey"`
+	PersonID      uuid.UUID `gorm:"primaryKey"`
+	AmountKopecks int64
+}
+
+func (outcome) TableName() string { return "simulation_outcomes" }
+
+// outcomeWriter writes each page's eligible persons.
+func (s *Service) outcomeWriter(ctx context.Context, sim uuid.UUID) func([]Person, []Outcome) error {
+	tid, _ := tenancy.FromContext(ctx)
+	return func(ps []Person, os []Outcome) error {
+		var rows []outcome
+		for i, o := range os {
+			if o.Eligible {
+				rows = append(rows, outcome{TenantID: tid, SimulationID: sim, PersonID: ps[i].ID, AmountKopecks: o.AmountKopecks})
+			}
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		return tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error { return tx.CreateInBatches(rows, 500).Error })
+	}
+}
+
+func (s *Service) clearOutcomes(ctx context.Context, sim uuid.UUID) error {
+	return tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Where("simulation_id = ?", sim).Delete(&outcome{}).Error
+	})
+}
+
+// SimulationEligible pages through the persons a simulation found
+// eligible, in id order after the given one.
+func (s *Service) SimulationEligible(ctx context.Context, sim, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		return tx.Model(&outcome{}).Where("simulation_id = ? AND person_id > ?", sim, after).Order("person_id").Limit(limit).Pluck("person_id", &ids).Error
+	})
+	return ids, err
+}
+
+// RunQueued runs one queued simulation of any region now; false when there
+// was none.
+func (s *Service) RunQueued(ctx context.Context, log *slog.Logger) bool {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return s.runSimulation(ctx, log)
+}
+
 // RunSimulations runs queued simulations of every region until ctx ends,
 // looking every poll (and when one is submitted here).
 func (s *Service) RunSimulations(ctx context.Context, poll time.Duration, log *slog.Logger) {
@@ -154,9 +206,12 @@ func (s *Service) runSimulation(ctx context.Context, log *slog.Logger) bool {
 			var app map[string]string
 			res, rerr := SimulationResult{}, json.Unmarshal([]byte(sim.Application), &app)
 			if rerr == nil {
-				res, rerr = s.SimulateVersion(rctx, sim.MeasureCode, sim.VersionNumber, sim.OnDate, app, func(done int) {
+				rerr = s.clearOutcomes(rctx, sim.ID) // of an earlier attempt
+			}
+			if rerr == nil {
+				res, rerr = s.simulate(rctx, sim.MeasureCode, sim.VersionNumber, sim.OnDate, app, func(done int) {
 					s.progressSimulation(rctx, sim.ID, done)
-				})
+				}, s.outcomeWriter(rctx, sim.ID))
 			}
 			if ctx.Err() != nil {
 				return false // shutting down: the lease runs out and a runner starts it again

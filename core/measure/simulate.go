@@ -12,9 +12,10 @@ import (
 
 // Person is one person of a run over the registry.
 type Person struct {
-	ID     uuid.UUID
-	Record *facts.Record
-	OKTMO  string
+	ID          uuid.UUID
+	Record      *facts.Record
+	OKTMO       string
+	Assignments []Assignment
 }
 
 // Population is a region's registry as a run over it reads it.
@@ -108,7 +109,7 @@ func Simulate(ctx context.Context, pop Population, version, active Evaluator, on
 		cases = cases[:0]
 		for _, s := range p.subjects {
 			in := shared
-			in.OKTMO = s.OKTMO
+			in.OKTMO, in.Assignments = s.OKTMO, s.Assignments
 			cases = append(cases, Assemble(s.ID.String(), s.Record, on, in))
 		}
 		outs, err := version.Evaluate(ctx, cases)
