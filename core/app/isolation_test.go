@@ -247,11 +247,11 @@ func (isolationCases) Shared(context.Context, civil.Date) (measure.Inputs, error
 	return measure.Inputs{}, nil
 }
 
-func (c isolationCases) Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]measure.Person, error) {
-	ids, err := c.reg.IDs(ctx, after, limit)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
+func (c isolationCases) IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return c.reg.IDs(ctx, after, limit)
+}
+
+func (c isolationCases) Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]measure.Person, error) {
 	ss, err := c.reg.Records(ctx, ids, on, 24)
 	out := make([]measure.Person, len(ss))
 	for i, s := range ss {

@@ -102,14 +102,13 @@ func (c caseSource) shared(ctx context.Context, region tenancy.Tenant, on civil.
 	return in, nil
 }
 
-// Page reads the next persons of the region with their records: the
-// incomes of 24 months before the date, enough for every window of the
-// case schema.
-func (c caseSource) Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]measure.Person, error) {
-	ids, err := c.persons.IDs(ctx, after, min(limit, registry.MaxRecordsBatch))
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
+func (c caseSource) IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return c.persons.IDs(ctx, after, min(limit, registry.MaxRecordsBatch))
+}
+
+// Load reads persons with their records: the incomes of 24 months before
+// the date, enough for every window of the case schema.
+func (c caseSource) Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]measure.Person, error) {
 	ss, err := c.persons.Records(ctx, ids, on, 24)
 	if err != nil {
 		return nil, err

@@ -61,6 +61,16 @@ const parallelFrom = 2048
 
 // Evaluate implements Evaluator for a compiled version.
 func (p *Program) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error) {
+	return p.run(ctx, cases, true)
+}
+
+// Decide is Evaluate without the reasons of failed conditions (their
+// explanations are empty): for runs over a registry that keep counts.
+func (p *Program) Decide(ctx context.Context, cases []Case) ([]Outcome, error) {
+	return p.run(ctx, cases, false)
+}
+
+func (p *Program) run(ctx context.Context, cases []Case, explain bool) ([]Outcome, error) {
 	out := make([]Outcome, len(cases))
 	workers := min(runtime.GOMAXPROCS(0), len(cases)/parallelFrom+1)
 	chunk := (len(cases) + workers - 1) / workers
@@ -72,7 +82,7 @@ func (p *Program) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 				if i%256 == 0 && ctx.Err() != nil {
 					return
 				}
-				out[i] = p.evaluate(&cases[i])
+				out[i] = p.evaluate(&cases[i], explain)
 			}
 		})
 	}
@@ -83,7 +93,7 @@ func (p *Program) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 	return out, nil
 }
 
-func (p *Program) evaluate(c *Case) Outcome {
+func (p *Program) evaluate(c *Case, explain bool) Outcome {
 	a := &activation{c: c, date: types.Timestamp{Time: c.Date}}
 	o := Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]ConditionResult, len(p.conditions))}
 	if err := fits(c); err != nil {
@@ -102,7 +112,9 @@ func (p *Program) evaluate(c *Case) Outcome {
 			r.Explanation = pc.title
 		} else {
 			o.Eligible = false
-			r.Explanation = Text{RU: pc.reasonRU.render(a), EN: pc.reasonEN.render(a)}
+			if explain {
+				r.Explanation = Text{RU: pc.reasonRU.render(a), EN: pc.reasonEN.render(a)}
+			}
 		}
 		o.Conditions[i] = r
 	}

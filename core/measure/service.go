@@ -483,3 +483,6 @@ func (w withApplication) Shared(ctx context.Context, on civil.Date) (Inputs, err
 	in.Application = w.application
 	return in, err
 }
+
+// Population is the region's registry as runs over it read it.
+func (s *Service) Population() Population { return s.cases }

@@ -23,9 +23,11 @@ type Population interface {
 	// Shared gives what every case of the region on a date shares (the
 	// region, its subsistence minimums, the income kinds counted).
 	Shared(ctx context.Context, on civil.Date) (Inputs, error)
-	// Page gives the next persons after the given id (uuid.Nil: from the
-	// start), as of a date; none at the end.
-	Page(ctx context.Context, after uuid.UUID, limit int, on civil.Date) ([]Person, error)
+	// IDs gives the ids of the next persons after the given id (uuid.Nil:
+	// from the start), in order; none at the end.
+	IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error)
+	// Load gives the persons of ids, in their order, as of a date.
+	Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]Person, error)
 }
 
 // Totals sum a version's outcomes.
@@ -58,6 +60,22 @@ type SimulationResult struct {
 	Errors int `json:"errors"`
 }
 
+// loaders is how many pages a run reads at once.
+const loaders = 2
+
+// quiet is an evaluator that can decide without writing the reasons of
+// failed conditions (a run over the registry keeps only counts).
+type quiet interface {
+	Decide(ctx context.Context, cases []Case) ([]Outcome, error)
+}
+
+func decide(ctx context.Context, ev Evaluator, cases []Case) ([]Outcome, error) {
+	if q, ok := ev.(quiet); ok {
+		return q.Decide(ctx, cases)
+	}
+	return ev.Evaluate(ctx, cases)
+}
+
 // SampleSize bounds each change's sample.
 const SampleSize = 20
 
@@ -75,50 +93,70 @@ func Simulate(ctx context.Context, pop Population, version, active Evaluator, on
 	if err != nil {
 		return res, err
 	}
+	// A pager walks the ids; loaders read pages of persons concurrently
+	// (the database has CPUs of its own); pages are evaluated in order.
 	type page struct {
-		subjects []Person
-		err      error
+		persons []Person
+		err     error
+		ready   chan struct{}
 	}
-	pages := make(chan page, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	pages := make(chan *page, loaders)
 	go func() {
 		defer close(pages)
+		sem := make(chan struct{}, loaders)
 		after := uuid.Nil
 		for {
-			ss, err := pop.Page(ctx, after, PageSize, on)
+			ids, err := pop.IDs(ctx, after, PageSize)
+			pg := &page{err: err, ready: make(chan struct{})}
+			if err != nil || len(ids) == 0 {
+				close(pg.ready)
+				if err != nil {
+					select {
+					case pages <- pg:
+					case <-ctx.Done():
+					}
+				}
+				return
+			}
+			after = ids[len(ids)-1]
 			select {
-			case pages <- page{ss, err}:
+			case sem <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(ss) == 0 {
+			go func() {
+				defer func() { <-sem }()
+				pg.persons, pg.err = pop.Load(ctx, ids, on)
+				close(pg.ready)
+			}()
+			select {
+			case pages <- pg:
+			case <-ctx.Done():
 				return
 			}
-			after = ss[len(ss)-1].ID
 		}
 	}()
 	cases := make([]Case, 0, PageSize)
-	for p := range pages {
-		if p.err != nil {
-			return res, p.err
-		}
-		if len(p.subjects) == 0 {
-			break
+	for pg := range pages {
+		<-pg.ready
+		if pg.err != nil {
+			return res, pg.err
 		}
 		cases = cases[:0]
-		for _, s := range p.subjects {
+		for _, s := range pg.persons {
 			in := shared
 			in.OKTMO, in.Assignments = s.OKTMO, s.Assignments
 			cases = append(cases, Assemble(s.ID.String(), s.Record, on, in))
 		}
-		outs, err := version.Evaluate(ctx, cases)
+		outs, err := decide(ctx, version, cases)
 		if err != nil {
 			return res, err
 		}
 		var was []Outcome
 		if active != nil {
-			if was, err = active.Evaluate(ctx, cases); err != nil {
+			if was, err = decide(ctx, active, cases); err != nil {
 				return res, err
 			}
 		}
@@ -126,7 +164,7 @@ func Simulate(ctx context.Context, pop Population, version, active Evaluator, on
 			res.add(o, was, i)
 		}
 		if sink != nil {
-			if err := sink(p.subjects, outs); err != nil {
+			if err := sink(pg.persons, outs); err != nil {
 				return res, err
 			}
 		}
@@ -179,4 +217,28 @@ func (c *Change) note(id string, cost int64) {
 	if c.Sample == nil {
 		c.Sample = []string{}
 	}
+}
+
+// Cases assembles the cases of a page of a population (for benchmarks and
+// tools that evaluate in bulk outside a simulation).
+func Cases(ctx context.Context, pop Population, after uuid.UUID, limit int, on civil.Date) ([]Case, error) {
+	shared, err := pop.Shared(ctx, on)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pop.IDs(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pop.Load(ctx, ids, on)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Case, len(ps))
+	for i, p := range ps {
+		in := shared
+		in.OKTMO, in.Assignments = p.OKTMO, p.Assignments
+		out[i] = Assemble(p.ID.String(), p.Record, on, in)
+	}
+	return out, nil
 }
