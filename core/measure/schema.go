@@ -2,10 +2,10 @@ package measure
 
 import "time"
 
-// The case schema: what a rule sees. Field names in CEL are the cel tags,
-// and the doc tags say what each field means (the source of the schema's
-// documentation). Money is integer kopecks, dates are timestamps at
-// midnight UTC.
+// The case schema: what a rule sees. Field names in CEL are the cel tags;
+// docs/rules.md is written from these types and their doc tags (RulesDoc;
+// go test ./core/measure -run TestRulesDoc -update), so the two cannot
+// drift. Money is integer kopecks, dates are timestamps at midnight UTC.
 
 // Subject is the person a case is about.
 type Subject struct {
