@@ -55,6 +55,12 @@ func TestMeasuresOverTheAPI(t *testing.T) {
 		if !strings.Contains(string(r.Body), `"location":"body.amount"`) || !strings.Contains(string(r.Body), "must be int") {
 			t.Fatalf("a wrong type: %s", r.Body)
 		}
+		bad = specBody(t)
+		bad["form"], bad["categories"] = "99", []string{"low_income", "no_such_category"}
+		r = admin.expect(admin.do(http.MethodPut, base+"/contract/versions/1", bad), 422)
+		if !strings.Contains(string(r.Body), `"location":"body.form"`) || !strings.Contains(string(r.Body), `"location":"body.categories[1]"`) {
+			t.Fatalf("codes not in the directories: %s", r.Body)
+		}
 		admin.expect(admin.do(http.MethodGet, base+"/contract", nil), 404)
 
 		admin.expect(admin.do(http.MethodPut, base+"/contract/versions/1", specBody(t)), 200)

@@ -149,6 +149,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	p.Persons = registry.NewService(p.DB.Gorm, p.Crypt, directoryCodes{p.Directories}, registry.Options{ImportLease: cfg.ImportLease})
 	p.Assignments = assignment.NewService(p.DB.Gorm)
 	p.Measures = measure.NewService(p.DB.Gorm, caseSource{persons: p.Persons, tenants: p.TenantCache, dirs: p.Directories, assignments: p.Assignments})
+	p.Measures.CheckCodesWith(directoryCodes{p.Directories})
 	p.Casework = casework.NewService(p.DB.Gorm, p.Measures, p.Directories)
 	key, err := signingKey(cfg, p.log)
 	if err != nil {

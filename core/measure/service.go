@@ -71,6 +71,7 @@ func (versionRow) TableName() string { return "measure_versions" }
 type Service struct {
 	db    *gorm.DB
 	cases CaseSource
+	codes Codes
 
 	mu    sync.Mutex
 	progs map[[32]byte]*Program // by the body's SHA-256: the same rules compile the same
@@ -89,6 +90,57 @@ type CaseSource interface {
 // available).
 func NewService(db *gorm.DB, cases CaseSource) *Service {
 	return &Service{db: db, cases: cases, progs: map[[32]byte]*Program{}, wake: make(chan struct{}, 1)}
+}
+
+// Codes gives a directory's codes as the context's region sees them.
+type Codes interface {
+	Codes(ctx context.Context, dir string) (map[string]map[string]any, error)
+}
+
+// CheckCodesWith makes saved versions' codes — form of provision, funding
+// sources, periodicity, recipient categories — be checked against the
+// directories. (The KMSZ code is not: the classifier is empty until a
+// federal operator imports it from EGISSO.)
+func (s *Service) CheckCodesWith(c Codes) { s.codes = c }
+
+func (s *Service) checkCodes(ctx context.Context, v *Version, inv *fault.Invalid) error {
+	if s.codes == nil {
+		return nil
+	}
+	set := func(dir string) (map[string]map[string]any, error) { return s.codes.Codes(ctx, dir) }
+	forms, err := set("provision_forms")
+	if err != nil {
+		return err
+	}
+	if _, ok := forms[v.Form]; !ok && v.Form != "" {
+		inv.Add("form", "must be a code of the provision_forms directory", v.Form)
+	}
+	periods, err := set("periodicity")
+	if err != nil {
+		return err
+	}
+	if _, ok := periods[v.Periodicity]; !ok && v.Periodicity != "" {
+		inv.Add("periodicity", "must be a code of the periodicity directory", v.Periodicity)
+	}
+	sources, err := set("funding_sources")
+	if err != nil {
+		return err
+	}
+	for i, f := range v.Funding {
+		if _, ok := sources[f.Source]; !ok && f.Source != "" {
+			inv.Add(fmt.Sprintf("funding[%d].source", i), "must be a code of the funding_sources directory", f.Source)
+		}
+	}
+	cats, err := set("recipient_categories")
+	if err != nil {
+		return err
+	}
+	for i, c := range v.Categories {
+		if _, ok := cats[c]; !ok {
+			inv.Add(fmt.Sprintf("categories[%d]", i), "must be a code of the recipient_categories directory", c)
+		}
+	}
+	return nil
 }
 
 // Evaluation is a what-if answer: the outcome and the version that gave it.
@@ -276,6 +328,9 @@ func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored,
 	}
 	v.check(inv, "")
 	p := compile(&v, inv, "")
+	if err := s.checkCodes(ctx, &v, inv); err != nil {
+		return Stored{}, err
+	}
 	if err := inv.Err(); err != nil {
 		return Stored{}, err
 	}
