@@ -109,7 +109,7 @@ func (c caseSource) IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid
 // Load reads persons with their records: the incomes of 24 months before
 // the date, enough for every window of the case schema.
 func (c caseSource) Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]measure.Person, error) {
-	ss, err := c.persons.Records(ctx, ids, on, 24)
+	ss, err := c.persons.RecordsPage(ctx, ids, on, 24)
 	if err != nil {
 		return nil, err
 	}

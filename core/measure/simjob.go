@@ -14,7 +14,6 @@ import (
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/fault"
-	"github.com/socialtreasury/treasury/core/page"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
@@ -183,54 +182,39 @@ func (s *Service) RunSimulations(ctx context.Context, poll time.Duration, log *s
 
 // runSimulation runs one claimable simulation; false when there was none.
 func (s *Service) runSimulation(ctx context.Context, log *slog.Logger) bool {
-	ts := tenancy.NewService(s.db)
-	p := page.Request{Limit: page.MaxLimit}
-	for {
-		regions, next, err := ts.List(ctx, p)
+	return tenancy.NewService(s.db).FirstRegion(ctx, func(rctx context.Context, r tenancy.Tenant) bool {
+		sim, ok, err := s.claimSimulation(rctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("claiming a simulation failed", "tenant", r.Code, "error", err.Error())
+			}
 			return false
 		}
-		for _, r := range regions {
-			rctx := tenancy.WithTenant(ctx, r.ID)
-			sim, ok, err := s.claimSimulation(rctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("claiming a simulation failed", "tenant", r.Code, "error", err.Error())
-				}
-				continue
-			}
-			if !ok {
-				continue
-			}
-			log.Info("simulation started", "tenant", r.Code, "simulation", sim.ID.String(), "measure", sim.MeasureCode)
-			var app map[string]string
-			res, rerr := SimulationResult{}, json.Unmarshal([]byte(sim.Application), &app)
-			if rerr == nil {
-				rerr = s.clearOutcomes(rctx, sim.ID) // of an earlier attempt
-			}
-			if rerr == nil {
-				res, rerr = s.simulate(rctx, sim.MeasureCode, sim.VersionNumber, sim.OnDate, app, func(done int) {
-					s.progressSimulation(rctx, sim.ID, done)
-				}, s.outcomeWriter(rctx, sim.ID))
-			}
-			if ctx.Err() != nil {
-				return false // shutting down: the lease runs out and a runner starts it again
-			}
-			s.finishSimulation(rctx, sim.ID, res, rerr)
-			if rerr != nil {
-				log.Error("simulation failed", "tenant", r.Code, "simulation", sim.ID.String(), "error", rerr.Error())
-			} else {
-				log.Info("simulation done", "tenant", r.Code, "simulation", sim.ID.String(), "persons", res.Persons)
-			}
-			return true
-		}
-		if next == "" {
+		if !ok {
 			return false
 		}
-		if p, err = page.Parse(page.MaxLimit, next); err != nil {
-			return false
+		log.Info("simulation started", "tenant", r.Code, "simulation", sim.ID.String(), "measure", sim.MeasureCode)
+		var app map[string]string
+		res, rerr := SimulationResult{}, json.Unmarshal([]byte(sim.Application), &app)
+		if rerr == nil {
+			rerr = s.clearOutcomes(rctx, sim.ID) // of an earlier attempt
 		}
-	}
+		if rerr == nil {
+			res, rerr = s.simulate(rctx, sim.MeasureCode, sim.VersionNumber, sim.OnDate, app, func(done int) {
+				s.progressSimulation(rctx, sim.ID, done)
+			}, s.outcomeWriter(rctx, sim.ID))
+		}
+		if ctx.Err() != nil {
+			return false // shutting down: the lease runs out and a runner starts it again
+		}
+		s.finishSimulation(rctx, sim.ID, res, rerr)
+		if rerr != nil {
+			log.Error("simulation failed", "tenant", r.Code, "simulation", sim.ID.String(), "error", rerr.Error())
+		} else {
+			log.Info("simulation done", "tenant", r.Code, "simulation", sim.ID.String(), "persons", res.Persons)
+		}
+		return true
+	})
 }
 
 func (s *Service) claimSimulation(ctx context.Context) (Simulation, bool, error) {

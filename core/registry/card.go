@@ -206,20 +206,21 @@ func incomesOf(tx *gorm.DB, ids []uuid.UUID, from, to facts.Month) ([]Income, er
 // statusesOf reads the current disabilities and categories of persons in
 // one statement.
 func statusesOf(tx *gorm.DB, ids []uuid.UUID) ([]Disability, []Category, error) {
-	return statusesIn(tx, "IN ?", ids)
+	return statusesWhere(tx, "person_id IN ?", []any{ids})
 }
 
-// statusesIn is statusesOf with the ids as the given condition's one
-// parameter ("IN ?" with a slice, "= ANY(?)" with pgIDs).
-func statusesIn(tx *gorm.DB, in string, ids any) ([]Disability, []Category, error) {
+// statusesWhere is statusesOf for the persons a condition on person_id
+// selects, with its arguments.
+func statusesWhere(tx *gorm.DB, cond string, args []any) ([]Disability, []Category, error) {
 	tid, ok := tenancy.FromContext(tx.Statement.Context)
 	if !ok {
 		return nil, nil, tenancy.ErrNoTenant
 	}
+	all := append(append(append([]any{tid}, args...), tid), args...)
 	rows, err := tx.Raw("SELECT 'd', id, person_id, disability_group, '', valid_from, valid_to, origin, recorded_at FROM disabilities "+
-		"WHERE tenant_id = ? AND person_id "+in+" AND superseded_at IS NULL "+
+		"WHERE tenant_id = ? AND "+cond+" AND superseded_at IS NULL "+
 		"UNION ALL SELECT 'c', id, person_id, 0, code, valid_from, valid_to, origin, recorded_at FROM person_categories "+
-		"WHERE tenant_id = ? AND person_id "+in+" AND superseded_at IS NULL ORDER BY 3, 6, 5", tid, ids, tid, ids).Rows()
+		"WHERE tenant_id = ? AND "+cond+" AND superseded_at IS NULL ORDER BY 3, 6, 5", all...).Rows()
 	if err != nil {
 		return nil, nil, err
 	}

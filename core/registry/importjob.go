@@ -547,51 +547,36 @@ func (s *Service) RunImports(ctx context.Context, every time.Duration, log *slog
 
 // runOne runs one claimable import of any region; false when there was none.
 func (s *Service) runOne(ctx context.Context, log *slog.Logger) bool {
-	ts := tenancy.NewService(s.db)
-	p := page.Request{Limit: page.MaxLimit}
-	for {
-		regions, next, err := ts.List(ctx, p)
+	return tenancy.NewService(s.db).FirstRegion(ctx, func(rctx context.Context, r tenancy.Tenant) bool {
+		row, ok, err := s.claim(rctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("claiming an import failed", "tenant", r.Code, "error", err.Error())
+			}
 			return false
 		}
-		for _, r := range regions {
-			rctx := tenancy.WithTenant(ctx, r.ID)
-			row, ok, err := s.claim(rctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("claiming an import failed", "tenant", r.Code, "error", err.Error())
-				}
-				continue
-			}
-			if !ok {
-				continue
-			}
-			log.Info("import started", "tenant", r.Code, "import", row.ID.String(), "attempt", row.Attempts, "resume_after_line", row.Lines)
-			var rerr error
-			if k, kerr := s.crypt.Keyring(rctx); kerr != nil {
-				rerr = kerr
-			} else {
-				rerr = s.run(rctx, row, &chunks{ctx: rctx, s: s, k: k, id: row.ID}, nil)
-			}
-			if ctx.Err() != nil {
-				return false // shutting down: the lease runs out and a runner resumes it
-			}
-			im, _ := s.finish(rctx, row.ID, rerr, 0, "")
-			if rerr != nil && !errors.Is(rerr, errAbort) {
-				log.Error("import failed", "tenant", r.Code, "import", row.ID.String(), "error", rerr.Error())
-			} else {
-				log.Info("import done", "tenant", r.Code, "import", row.ID.String(), "lines", im.Progress.Lines,
-					"imported", im.Progress.Imported, "unchanged", im.Progress.Unchanged, "rejected", im.Progress.Rejected)
-			}
-			return true
-		}
-		if next == "" {
+		if !ok {
 			return false
 		}
-		if p, err = page.Parse(page.MaxLimit, next); err != nil {
-			return false
+		log.Info("import started", "tenant", r.Code, "import", row.ID.String(), "attempt", row.Attempts, "resume_after_line", row.Lines)
+		var rerr error
+		if k, kerr := s.crypt.Keyring(rctx); kerr != nil {
+			rerr = kerr
+		} else {
+			rerr = s.run(rctx, row, &chunks{ctx: rctx, s: s, k: k, id: row.ID}, nil)
 		}
-	}
+		if ctx.Err() != nil {
+			return false // shutting down: the lease runs out and a runner resumes it
+		}
+		im, _ := s.finish(rctx, row.ID, rerr, 0, "")
+		if rerr != nil && !errors.Is(rerr, errAbort) {
+			log.Error("import failed", "tenant", r.Code, "import", row.ID.String(), "error", rerr.Error())
+		} else {
+			log.Info("import done", "tenant", r.Code, "import", row.ID.String(), "lines", im.Progress.Lines,
+				"imported", im.Progress.Imported, "unchanged", im.Progress.Unchanged, "rejected", im.Progress.Rejected)
+		}
+		return true
+	})
 }
 
 // maxAttempts bounds how often an import is resumed before it is failed:

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"slices"
 
@@ -31,6 +32,18 @@ const MaxRecordsBatch = 2000
 // audited: it is for runs over the registry (simulations, benchmarks)
 // whose results carry no personal data.
 func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int) ([]Subject, error) {
+	return s.records(ctx, ids, asOf, months, false)
+}
+
+// RecordsPage is Records for a page of IDs: ids consecutive in the
+// region's id order. The page's own rows are read by ranges of the indexes
+// rather than by thousands of look-ups; only relatives outside the page
+// are looked up by id (families are mostly registered together, so few).
+func (s *Service) RecordsPage(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int) ([]Subject, error) {
+	return s.records(ctx, ids, asOf, months, true)
+}
+
+func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int, page bool) ([]Subject, error) {
 	if len(ids) > MaxRecordsBatch {
 		ids = ids[:MaxRecordsBatch]
 	}
@@ -57,16 +70,31 @@ func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		if tx.Dialector.Name() == "postgres" {
 			in, list = "= ANY(?)", func(ids []uuid.UUID) any { return pgIDs{ids} }
 		}
+		// The page's persons: a range of ids, or the list.
+		lo, hi := ids[0], ids[len(ids)-1]
+		subj := func(col string) (string, []any) {
+			if page {
+				return col + " BETWEEN ? AND ?", []any{lo, hi}
+			}
+			return col + " " + in, []any{list(ids)}
+		}
 		const cols = "person_id, relative_id, kind, valid_from, valid_to"
 		const when = " AND superseded_at IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)"
-		rrow, err := tx.Raw("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND person_id "+in+when+
-			" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND relative_id "+in+" AND NOT person_id "+in+when,
-			tid, list(ids), asOf, asOf, tid, list(ids), list(ids), asOf, asOf).Rows()
+		sp, spArgs := subj("person_id")
+		sr, srArgs := subj("relative_id")
+		args := append(append([]any{tid}, spArgs...), asOf, asOf, tid)
+		args = append(append(append(args, srArgs...), spArgs...), asOf, asOf)
+		rrow, err := tx.Raw("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sp+when+
+			" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sr+" AND NOT "+sp+when, args...).Rows()
 		if err != nil {
 			return err
 		}
 		defer rrow.Close()
+		inPage := func(x uuid.UUID) bool {
+			return page && bytes.Compare(x[:], lo[:]) >= 0 && bytes.Compare(x[:], hi[:]) <= 0
+		}
 		all := slices.Clone(ids)
+		var outside []uuid.UUID // relatives the page's range does not cover
 		seen := make(map[uuid.UUID]bool, len(ids)*3)
 		for _, id := range ids {
 			seen[id] = true
@@ -81,13 +109,29 @@ func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 				if !seen[x] {
 					seen[x] = true
 					all = append(all, x)
+					if !inPage(x) {
+						outside = append(outside, x)
+					}
 				}
 			}
 		}
 		if err := rrow.Err(); err != nil {
 			return err
 		}
-		prow, err := tx.Raw("SELECT id, birth_date, death_date, sex, address_oktmo FROM persons WHERE tenant_id = ? AND id "+in, tid, list(all)).Rows()
+		// Everyone whose facts the records need: the page (or the list) and
+		// the relatives outside it.
+		whose := func(col string) (string, []any) {
+			if !page {
+				return col + " " + in, []any{list(all)}
+			}
+			c, a := subj(col)
+			if len(outside) == 0 {
+				return c, a
+			}
+			return "(" + c + " OR " + col + " " + in + ")", append(a, list(outside))
+		}
+		pc, pArgs := whose("id")
+		prow, err := tx.Raw("SELECT id, birth_date, death_date, sex, address_oktmo FROM persons WHERE tenant_id = ? AND "+pc, append([]any{tid}, pArgs...)...).Rows()
 		if err != nil {
 			return err
 		}
@@ -103,8 +147,9 @@ func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		if err := prow.Err(); err != nil {
 			return err
 		}
-		irow, err := tx.Raw("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND person_id "+in+" AND superseded_at IS NULL AND month >= ? AND month <= ?",
-			tid, list(all), facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String()).Rows()
+		ic, iArgs := whose("person_id")
+		irow, err := tx.Raw("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND "+ic+" AND superseded_at IS NULL AND month >= ? AND month <= ?",
+			append(append([]any{tid}, iArgs...), facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String())...).Rows()
 		if err != nil {
 			return err
 		}
@@ -123,7 +168,8 @@ func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		if err := irow.Err(); err != nil {
 			return err
 		}
-		ds, cs, err := statusesIn(tx, in, list(all))
+		sc, sArgs := whose("person_id")
+		ds, cs, err := statusesWhere(tx, sc, sArgs)
 		for _, d := range ds {
 			dis = append(dis, facts.Disability{PersonID: d.PersonID, Group: d.Group, ValidFrom: d.ValidFrom, ValidTo: d.ValidTo})
 		}

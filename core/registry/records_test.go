@@ -75,6 +75,30 @@ func TestRecordsOfABatch(t *testing.T) {
 				t.Errorf("OKTMO %q %q, unknown id's persons %v", batch[0].OKTMO, batch[3].OKTMO, batch[5].Record.Persons)
 			}
 		}
+		// Pages of IDs read by ranges derive the same, relatives outside
+		// the page included.
+		all, err := f.reg.IDs(f.a, uuid.Nil, 100)
+		if err != nil || len(all) != 5 {
+			t.Fatalf("%v %v", all, err)
+		}
+		for _, page := range [][]uuid.UUID{all[:2], all[2:4], all[4:]} {
+			for _, on := range []string{"2025-06-01", "2026-06-15"} {
+				d := civil.MustParse(on)
+				got, err := f.reg.RecordsPage(f.a, page, d, 24)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, id := range page {
+					one, err := f.reg.Record(f.a, id, d)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g, w := derived(got[i].Record, d), derived(one, d); g != w {
+						t.Errorf("%s on %s: in a page %s\nalone %s", id, on, g, w)
+					}
+				}
+			}
+		}
 		// Region 16 asking for 66's persons gets nobody.
 		batch, err := f.reg.Records(f.b, ids, today, 24)
 		if err != nil {

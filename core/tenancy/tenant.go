@@ -265,3 +265,27 @@ func checkMode(v *fault.Invalid, m Mode) {
 		v.Add("mode", "must be full or hybrid", m)
 	}
 }
+
+// FirstRegion calls fn with each region's context in turn until fn
+// reports it did something: how a runner serving every region looks for
+// its next job. It reports whether fn did.
+func (s *Service) FirstRegion(ctx context.Context, fn func(rctx context.Context, t Tenant) bool) bool {
+	p := page.Request{Limit: page.MaxLimit}
+	for {
+		regions, next, err := s.List(ctx, p)
+		if err != nil {
+			return false
+		}
+		for _, r := range regions {
+			if fn(WithTenant(ctx, r.ID), r) {
+				return true
+			}
+		}
+		if next == "" {
+			return false
+		}
+		if p, err = page.Parse(page.MaxLimit, next); err != nil {
+			return false
+		}
+	}
+}
