@@ -216,11 +216,15 @@ func statusesWhere(tx *gorm.DB, cond string, args []any) ([]Disability, []Catego
 	if !ok {
 		return nil, nil, tenancy.ErrNoTenant
 	}
+	return statusesQ(gormQuerier(tx), tid, cond, args)
+}
+
+func statusesQ(q querier, tid uuid.UUID, cond string, args []any) ([]Disability, []Category, error) {
 	all := append(append(append([]any{tid}, args...), tid), args...)
-	rows, err := tx.Raw("SELECT 'd', id, person_id, disability_group, '', valid_from, valid_to, origin, recorded_at FROM disabilities "+
+	rows, err := q("SELECT 'd', id, person_id, disability_group, '', valid_from, valid_to, origin, recorded_at FROM disabilities "+
 		"WHERE tenant_id = ? AND "+cond+" AND superseded_at IS NULL "+
 		"UNION ALL SELECT 'c', id, person_id, 0, code, valid_from, valid_to, origin, recorded_at FROM person_categories "+
-		"WHERE tenant_id = ? AND "+cond+" AND superseded_at IS NULL ORDER BY 3, 6, 5", all...).Rows()
+		"WHERE tenant_id = ? AND "+cond+" AND superseded_at IS NULL ORDER BY 3, 6, 5", all...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,10 +3,15 @@ package registry
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"github.com/socialtreasury/treasury/core/civil"
@@ -59,24 +64,20 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 	if !ok {
 		return nil, tenancy.ErrNoTenant
 	}
-	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		if len(ids) == 0 {
-			return nil
-		}
-		// An id list is one array parameter on PostgreSQL (thousands of
-		// parameters cost more to bind and plan than the look-ups), an IN
-		// list on SQLite.
-		in, list := "IN ?", func(ids []uuid.UUID) any { return ids }
-		if tx.Dialector.Name() == "postgres" {
-			in, list = "= ANY(?)", func(ids []uuid.UUID) any { return pgIDs{ids} }
-		}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// An id list is one uuid[] parameter on PostgreSQL (thousands of
+	// parameters cost more to bind and plan than the look-ups), an IN list
+	// on SQLite.
+	body := func(q querier, in string) error {
 		// The page's persons: a range of ids, or the list.
 		lo, hi := ids[0], ids[len(ids)-1]
 		subj := func(col string) (string, []any) {
 			if page {
 				return col + " BETWEEN ? AND ?", []any{lo, hi}
 			}
-			return col + " " + in, []any{list(ids)}
+			return col + " " + in, []any{ids}
 		}
 		const cols = "person_id, relative_id, kind, valid_from, valid_to"
 		const when = " AND superseded_at IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)"
@@ -84,8 +85,8 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		sr, srArgs := subj("relative_id")
 		args := append(append([]any{tid}, spArgs...), asOf, asOf, tid)
 		args = append(append(append(args, srArgs...), spArgs...), asOf, asOf)
-		rrow, err := tx.Raw("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sp+when+
-			" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sr+" AND NOT "+sp+when, args...).Rows()
+		rrow, err := q("SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sp+when+
+			" UNION ALL SELECT "+cols+" FROM relations WHERE tenant_id = ? AND "+sr+" AND NOT "+sp+when, args...)
 		if err != nil {
 			return err
 		}
@@ -122,16 +123,16 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		// the relatives outside it.
 		whose := func(col string) (string, []any) {
 			if !page {
-				return col + " " + in, []any{list(all)}
+				return col + " " + in, []any{all}
 			}
 			c, a := subj(col)
 			if len(outside) == 0 {
 				return c, a
 			}
-			return "(" + c + " OR " + col + " " + in + ")", append(a, list(outside))
+			return "(" + c + " OR " + col + " " + in + ")", append(a, outside)
 		}
 		pc, pArgs := whose("id")
-		prow, err := tx.Raw("SELECT id, birth_date, death_date, sex, address_oktmo FROM persons WHERE tenant_id = ? AND "+pc, append([]any{tid}, pArgs...)...).Rows()
+		prow, err := q("SELECT id, birth_date, death_date, sex, address_oktmo FROM persons WHERE tenant_id = ? AND "+pc, append([]any{tid}, pArgs...)...)
 		if err != nil {
 			return err
 		}
@@ -148,8 +149,8 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 			return err
 		}
 		ic, iArgs := whose("person_id")
-		irow, err := tx.Raw("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND "+ic+" AND superseded_at IS NULL AND month >= ? AND month <= ?",
-			append(append([]any{tid}, iArgs...), facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String())...).Rows()
+		irow, err := q("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND "+ic+" AND superseded_at IS NULL AND month >= ? AND month <= ?",
+			append(append([]any{tid}, iArgs...), facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String())...)
 		if err != nil {
 			return err
 		}
@@ -169,7 +170,7 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 			return err
 		}
 		sc, sArgs := whose("person_id")
-		ds, cs, err := statusesWhere(tx, sc, sArgs)
+		ds, cs, err := statusesQ(q, tid, sc, sArgs)
 		for _, d := range ds {
 			dis = append(dis, facts.Disability{PersonID: d.PersonID, Group: d.Group, ValidFrom: d.ValidFrom, ValidTo: d.ValidTo})
 		}
@@ -177,11 +178,84 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 			cats = append(cats, facts.Category{PersonID: c.PersonID, Code: c.Code, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo})
 		}
 		return err
-	})
+	}
+	var err error
+	if s.db.Dialector.Name() == "postgres" {
+		err = s.onPgx(ctx, tid, func(q querier) error { return body(q, "= ANY(?)") })
+	} else {
+		err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error { return body(gormQuerier(tx), "IN ?") })
+	}
 	if err != nil {
 		return nil, err
 	}
 	return assembleRecords(ids, rels, persons, oktmo, incomes, dis, cats), nil
+}
+
+// rows are a query's answer, from database/sql or from pgx.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// querier runs a query with ? placeholders.
+type querier func(query string, args ...any) (rows, error)
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+func gormQuerier(tx *gorm.DB) querier {
+	return func(query string, args ...any) (rows, error) {
+		r, err := tx.Raw(query, args...).Rows()
+		if err != nil {
+			return nil, err
+		}
+		return sqlRows{r}, nil
+	}
+}
+
+// onPgx runs fn in a read-only transaction of the region on a pgx
+// connection of the pool: rows decoded by pgx itself, ids as 16 bytes,
+// rather than through database/sql as text.
+func (s *Service) onPgx(ctx context.Context, tid uuid.UUID, fn func(querier) error) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errors.New("registry: not a pgx connection")
+		}
+		return pgx.BeginTxFunc(ctx, c.Conn(), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tid.String()); err != nil {
+				return err
+			}
+			return fn(func(query string, args ...any) (rows, error) { return tx.Query(ctx, dollars(query), args...) })
+		})
+	})
+}
+
+// dollars numbers a query's ? placeholders as PostgreSQL's $1, $2, ….
+func dollars(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // assembleRecords cuts a batch's facts into each subject's record.
@@ -208,7 +282,7 @@ func assembleRecords(ids []uuid.UUID, rels []facts.Relation, persons map[uuid.UU
 	}
 	out := make([]Subject, len(ids))
 	for i, id := range ids {
-		rec := &facts.Record{Subject: id, Persons: map[uuid.UUID]facts.Person{}}
+		rec := &facts.Record{Subject: id, Persons: make(map[uuid.UUID]facts.Person, 1+len(relsOf[id]))}
 		members := []uuid.UUID{id}
 		for _, r := range relsOf[id] {
 			rec.Relations = append(rec.Relations, r)
@@ -220,28 +294,28 @@ func assembleRecords(ids []uuid.UUID, rels []facts.Relation, persons map[uuid.UU
 				members = append(members, other)
 			}
 		}
+		// A record is only read: a person alone shares the batch's slices;
+		// a household's are joined once, at their full size.
+		if len(members) == 1 {
+			rec.Incomes, rec.Disabilities, rec.Categories = incomesOf[id], disOf[id], catsOf[id]
+		} else {
+			n := 0
+			for _, m := range members {
+				n += len(incomesOf[m])
+			}
+			rec.Incomes = make([]facts.Income, 0, n)
+			for _, m := range members {
+				rec.Incomes = append(rec.Incomes, incomesOf[m]...)
+				rec.Disabilities = append(rec.Disabilities, disOf[m]...)
+				rec.Categories = append(rec.Categories, catsOf[m]...)
+			}
+		}
 		for _, m := range members {
 			if p, ok := persons[m]; ok {
 				rec.Persons[m] = p
 			}
-			rec.Incomes = append(rec.Incomes, incomesOf[m]...)
-			rec.Disabilities = append(rec.Disabilities, disOf[m]...)
-			rec.Categories = append(rec.Categories, catsOf[m]...)
 		}
 		out[i] = Subject{Record: rec, OKTMO: oktmo[id]}
 	}
 	return out
 }
-
-// pgIDs is a list of ids as one PostgreSQL uuid[] parameter: a struct, so
-// that GORM binds it whole instead of expanding it, and a pgtype array, so
-// that pgx encodes it in binary.
-type pgIDs struct{ ids []uuid.UUID }
-
-func (a pgIDs) Dimensions() []pgtype.ArrayDimension {
-	return []pgtype.ArrayDimension{{Length: int32(len(a.ids)), LowerBound: 1}}
-}
-
-func (a pgIDs) Index(i int) any { return a.ids[i] }
-
-func (a pgIDs) IndexType() any { return uuid.UUID{} }
