@@ -235,7 +235,10 @@ func (s *Service) onPgx(ctx context.Context, tid uuid.UUID, fn func(querier) err
 			return errors.New("registry: not a pgx connection")
 		}
 		return pgx.BeginTxFunc(ctx, c.Conn(), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tid.String()); err != nil {
+			// No parallel workers: a page's statements read a few thousand
+			// rows each in about a millisecond, and starting workers for them
+			// (which the planner likes on these tables) takes several.
+			if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true), set_config('max_parallel_workers_per_gather', '0', true)", tid.String()); err != nil {
 				return err
 			}
 			return fn(func(query string, args ...any) (rows, error) { return tx.Query(ctx, dollars(query), args...) })
