@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strconv"
@@ -155,8 +156,18 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 			return err
 		}
 		defer irow.Close()
+		kinds := map[string]string{} // one string per kind for the whole page
 		for irow.Next() {
 			var in facts.Income
+			if raw, ok := rawIncome(irow); ok {
+				// A page reads tens of thousands of incomes: decoded from
+				// pgx's binary values without an allocation a row.
+				if in, err = incomeFromRaw(raw, kinds); err != nil {
+					return err
+				}
+				incomes = append(incomes, in)
+				continue
+			}
 			var month string
 			if err := irow.Scan(&in.PersonID, &month, &in.Kind, &in.AmountKopecks); err != nil {
 				return err
@@ -189,6 +200,42 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		return nil, err
 	}
 	return assembleRecords(ids, rels, persons, oktmo, incomes, dis, cats), nil
+}
+
+// rawIncome gives an income row's binary values when pgx read it: person
+// id (16 bytes), month (text), kind (text), amount (8 bytes, big-endian).
+func rawIncome(r rows) ([][]byte, bool) {
+	pr, ok := r.(pgx.Rows)
+	if !ok {
+		return nil, false
+	}
+	fds := pr.FieldDescriptions()
+	if len(fds) != 4 || fds[0].Format != pgx.BinaryFormatCode || fds[3].Format != pgx.BinaryFormatCode {
+		return nil, false
+	}
+	return pr.RawValues(), true
+}
+
+// incomeFromRaw decodes rawIncome's values; kinds interns the kind codes.
+func incomeFromRaw(raw [][]byte, kinds map[string]string) (facts.Income, error) {
+	var in facts.Income
+	if len(raw) != 4 || len(raw[0]) != 16 || len(raw[3]) != 8 {
+		return in, errors.New("registry: an income row of unexpected shape")
+	}
+	copy(in.PersonID[:], raw[0])
+	m, err := facts.ParseMonth(string(raw[1]))
+	if err != nil {
+		return in, err
+	}
+	in.Month = m
+	kind, ok := kinds[string(raw[2])]
+	if !ok {
+		kind = string(raw[2])
+		kinds[kind] = kind
+	}
+	in.Kind = kind
+	in.AmountKopecks = int64(binary.BigEndian.Uint64(raw[3]))
+	return in, nil
 }
 
 // rows are a query's answer, from database/sql or from pgx.
