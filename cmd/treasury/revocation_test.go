@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -117,9 +118,17 @@ func revocationAcrossServers(t *testing.T, dbArgs []string) {
 		t.Fatal(err)
 	}
 	writeFile(t, keyFile, string(seed), 0o600)
+	// Replicas share the personal data master key (the demo seals its
+	// persons' SNILS under region keys it wraps).
+	pdKey := make([]byte, 32)
+	if _, err := rand.Read(pdKey); err != nil {
+		t.Fatal(err)
+	}
+	pdKeyFile := filepath.Join(t.TempDir(), "personal-data.key")
+	writeFile(t, pdKeyFile, hex.EncodeToString(pdKey), 0o600)
 	common := slices.Concat([]string{"serve", "--listen", "127.0.0.1:0", "--policy-poll", "200ms",
-		"--token-key-file", keyFile, "--log-level", "warn"}, dbArgs)
-	a := startServer(t, nil, slices.Concat(common, []string{"--demo", "--demo-password", demoPassword})...)
+		"--token-key-file", keyFile, "--encryption-key-file", pdKeyFile, "--log-level", "warn"}, dbArgs)
+	a := startServer(t, nil, slices.Concat(common, []string{"--demo", "--demo-persons", "0", "--demo-password", demoPassword})...)
 	b := startServer(t, nil, common...)
 
 	admin := login(t, a.url, "tenant_admin@66", demoPassword)
