@@ -3,6 +3,7 @@ package measure
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -58,6 +59,48 @@ type SimulationResult struct {
 	Changed Change `json:"amount_changed"`
 	// Errors counts the cases a rule failed on (ineligible by either).
 	Errors int `json:"errors"`
+}
+
+// evaluatePage assembles and decides a page's cases in two halves at once:
+// the database and the loaders leave the second CPU room.
+func evaluatePage(ctx context.Context, persons []Person, shared Inputs, on civil.Date, version, active Evaluator) (outs, was []Outcome, err error) {
+	n := len(persons)
+	cases := make([]Case, n)
+	outs = make([]Outcome, n)
+	if active != nil {
+		was = make([]Outcome, n)
+	}
+	var errs [2]error
+	var wg sync.WaitGroup
+	for part := range 2 {
+		lo, hi := part*n/2, (part+1)*n/2
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				in := shared
+				in.OKTMO, in.Assignments = persons[i].OKTMO, persons[i].Assignments
+				cases[i] = Assemble(persons[i].ID.String(), persons[i].Record, on, in)
+			}
+			o, err := decide(ctx, version, cases[lo:hi])
+			if err != nil {
+				errs[part] = err
+				return
+			}
+			copy(outs[lo:hi], o)
+			if active != nil {
+				w, err := decide(ctx, active, cases[lo:hi])
+				if err != nil {
+					errs[part] = err
+					return
+				}
+				copy(was[lo:hi], w)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, nil, err
+	}
+	return outs, was, nil
 }
 
 // loaders is how many pages a run reads at once.
@@ -138,27 +181,14 @@ func Simulate(ctx context.Context, pop Population, version, active Evaluator, on
 			}
 		}
 	}()
-	cases := make([]Case, 0, PageSize)
 	for pg := range pages {
 		<-pg.ready
 		if pg.err != nil {
 			return res, pg.err
 		}
-		cases = cases[:0]
-		for _, s := range pg.persons {
-			in := shared
-			in.OKTMO, in.Assignments = s.OKTMO, s.Assignments
-			cases = append(cases, Assemble(s.ID.String(), s.Record, on, in))
-		}
-		outs, err := decide(ctx, version, cases)
+		outs, was, err := evaluatePage(ctx, pg.persons, shared, on, version, active)
 		if err != nil {
 			return res, err
-		}
-		var was []Outcome
-		if active != nil {
-			if was, err = decide(ctx, active, cases); err != nil {
-				return res, err
-			}
 		}
 		for i, o := range outs {
 			res.add(o, was, i)
