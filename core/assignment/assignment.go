@@ -86,13 +86,6 @@ type Service struct{ db *gorm.DB }
 // NewService returns the assignments' service over db.
 func NewService(db *gorm.DB) *Service { return &Service{db: db} }
 
-func actorPtr(ctx context.Context) *uuid.UUID {
-	if a := audit.ActorFrom(ctx); a != uuid.Nil {
-		return &a
-	}
-	return nil
-}
-
 // Grant makes an assignment from a granted decision, in the decision's
 // transaction tx.
 func Grant(ctx context.Context, tx *gorm.DB, person uuid.UUID, measure string, decision uuid.UUID, amount int64, start civil.Date, end *civil.Date) (Assignment, error) {
@@ -107,7 +100,7 @@ func Grant(ctx context.Context, tx *gorm.DB, person uuid.UUID, measure string, d
 		return Assignment{}, err
 	}
 	v := Revision{TenantID: tid, AssignmentID: a.ID, Version: 1, EffectiveFrom: start, Status: Active, AmountKopecks: amount,
-		EndOn: end, Reason: "granted", DecisionID: &decision, CreatedBy: actorPtr(ctx), CreatedAt: now}
+		EndOn: end, Reason: "granted", DecisionID: &decision, CreatedBy: audit.ActorRef(ctx), CreatedAt: now}
 	if err := tx.Create(&v).Error; err != nil {
 		return Assignment{}, err
 	}
@@ -264,7 +257,7 @@ func change(ctx context.Context, tx *gorm.DB, a Assignment, from civil.Date, sta
 		return a, fault.Conflictf("assignment %s changed meanwhile; retry", a.ID)
 	}
 	v := Revision{TenantID: a.TenantID, AssignmentID: a.ID, Version: a.Version + 1, EffectiveFrom: from, Status: status,
-		AmountKopecks: amount, EndOn: end, Reason: reason, CreatedBy: actorPtr(ctx), CreatedAt: now}
+		AmountKopecks: amount, EndOn: end, Reason: reason, CreatedBy: audit.ActorRef(ctx), CreatedAt: now}
 	if err := tx.Create(&v).Error; err != nil {
 		return a, err
 	}

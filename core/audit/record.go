@@ -74,6 +74,14 @@ func ActorFrom(ctx context.Context) uuid.UUID {
 	return a.id
 }
 
+// ActorRef is ActorFrom for a nullable column: nil when no user acts.
+func ActorRef(ctx context.Context) *uuid.UUID {
+	if a := ActorFrom(ctx); a != uuid.Nil {
+		return &a
+	}
+	return nil
+}
+
 // WithPurpose returns a context whose records carry this purpose by default.
 func WithPurpose(ctx context.Context, purpose string) context.Context {
 	return context.WithValue(ctx, purposeKey{}, purpose)

@@ -228,7 +228,7 @@ func (s *Service) Submit(ctx context.Context, n NewApplication) (Application, er
 	now := s.now()
 	a := Application{TenantID: tid, ID: uuid.Must(uuid.NewV7()), MeasureCode: n.Measure, PersonID: n.PersonID, Channel: n.Channel,
 		Data: string(data), Status: Registered, ReceivedOn: n.ReceivedOn, RegisterBy: registerBy, RegisteredAt: now,
-		RegisteredBy: actorPtr(ctx), DataBy: dataBy, DecideOn: decideOn, CreatedAt: now, UpdatedAt: now}
+		RegisteredBy: audit.ActorRef(ctx), DataBy: dataBy, DecideOn: decideOn, CreatedAt: now, UpdatedAt: now}
 	if err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		// The evaluation's columns stay NULL until Evaluate.
 		if err := tx.Omit("version_number", "version_sha256", "inputs", "inputs_sha256", "outcome").Create(&a).Error; err != nil {
@@ -272,7 +272,7 @@ func (s *Service) Evaluate(ctx context.Context, id uuid.UUID) (Application, erro
 	now := s.now()
 	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&Application{}).Where("id = ? AND status <> ?", id, Decided).Updates(map[string]any{
-			"status": Evaluated, "evaluated_at": now, "prepared_by": actorPtr(ctx), "version_number": pr.Version.Number,
+			"status": Evaluated, "evaluated_at": now, "prepared_by": audit.ActorRef(ctx), "version_number": pr.Version.Number,
 			"version_sha256": vsum, "inputs": string(inputs), "inputs_sha256": isum[:], "outcome": string(outcome), "updated_at": now})
 		if res.Error != nil {
 			return res.Error
@@ -332,7 +332,7 @@ func (s *Service) decide(ctx context.Context, id uuid.UUID, grant bool, reason s
 	if err != nil {
 		return Decision{}, err
 	}
-	approver := actorPtr(ctx)
+	approver := audit.ActorRef(ctx)
 	if !automatic {
 		if approver == nil {
 			return Decision{}, fault.Forbiddenf("a decision needs an approver")
@@ -438,7 +438,7 @@ func (s *Service) Appeal(ctx context.Context, decisionID uuid.UUID, grant bool, 
 	if err != nil {
 		return Decision{}, err
 	}
-	reviewer := actorPtr(ctx)
+	reviewer := audit.ActorRef(ctx)
 	if reviewer == nil || (orig.DecidedBy != nil && *orig.DecidedBy == *reviewer) {
 		return Decision{}, fault.Forbiddenf("decision %s is reviewed by another approver than the one who took it", decisionID)
 	}
@@ -585,13 +585,6 @@ func (s *Service) Notified(ctx context.Context, id uuid.UUID) (Application, erro
 		return Application{}, err
 	}
 	return s.Get(ctx, id)
-}
-
-func actorPtr(ctx context.Context) *uuid.UUID {
-	if a := audit.ActorFrom(ctx); a != uuid.Nil {
-		return &a
-	}
-	return nil
 }
 
 // Decisions lists an application's decisions, the first first (a review

@@ -339,10 +339,7 @@ func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored,
 		return Stored{}, err
 	}
 	now := time.Now().UTC()
-	actor := ""
-	if a := audit.ActorFrom(ctx); a != uuid.Nil {
-		actor = a.String()
-	}
+	actor := actorText(ctx)
 	var row versionRow
 	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		tid, _ := tenancy.FromContext(ctx)
@@ -386,10 +383,7 @@ func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored,
 // other published version's; publishing twice is a conflict.
 func (s *Service) Publish(ctx context.Context, code string, number int) (Stored, error) {
 	now := time.Now().UTC()
-	actor := ""
-	if a := audit.ActorFrom(ctx); a != uuid.Nil {
-		actor = a.String()
-	}
+	actor := actorText(ctx)
 	var row versionRow
 	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.Where("code = ? AND number = ?", code, number).Take(&row).Error; err != nil {
@@ -541,3 +535,12 @@ func (w withApplication) Shared(ctx context.Context, on civil.Date) (Inputs, err
 
 // Population is the region's registry as runs over it read it.
 func (s *Service) Population() Population { return s.cases }
+
+// actorText is the acting user's id for the text columns created_by and
+// published_by ("" when none).
+func actorText(ctx context.Context) string {
+	if a := audit.ActorRef(ctx); a != nil {
+		return a.String()
+	}
+	return ""
+}

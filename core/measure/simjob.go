@@ -65,9 +65,7 @@ func (s *Service) SubmitSimulation(ctx context.Context, code string, number int,
 	tid, _ := tenancy.FromContext(ctx)
 	sim := Simulation{TenantID: tid, ID: uuid.Must(uuid.NewV7()), MeasureCode: code, VersionNumber: number, OnDate: on,
 		Application: string(app), Status: "queued", CreatedAt: time.Now().UTC()}
-	if a := audit.ActorFrom(ctx); a != uuid.Nil {
-		sim.CreatedBy = &a
-	}
+	sim.CreatedBy = audit.ActorRef(ctx)
 	err = tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.Omit("result", "lease_until", "started_at", "finished_at").Create(&sim).Error; err != nil {
 			return err

@@ -228,6 +228,12 @@ func statusesQ(q querier, tid uuid.UUID, cond string, args []any) ([]Disability,
 	if err != nil {
 		return nil, nil, err
 	}
+	return scanStatuses(rows, tid)
+}
+
+// scanStatuses reads the rows of a statuses query (disabilities marked
+// 'd', categories 'c') and closes them.
+func scanStatuses(rows rows, tid uuid.UUID) ([]Disability, []Category, error) {
 	defer rows.Close()
 	var ds []Disability
 	var cs []Category

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -125,13 +124,7 @@ func (l *loaded) readCardBatch(br pgx.BatchResults, tid uuid.UUID) error {
 	}); err != nil {
 		return err
 	}
-	persons, err := collect(br, func(r pgx.CollectableRow) (personRow, error) {
-		var p personRow
-		err := r.Scan(&p.TenantID, &p.ID, &p.SNILSIndex, &p.SNILSEnc, &p.FamilyName, &p.NameKey, &p.FirstName, &p.Patronymic, &p.BirthDate,
-			&p.Sex, &p.Citizenship, &p.DeathDate, &p.AddressOKTMO, &p.AddressText, &p.DocumentEnc, &p.ContactsEnc, &p.BankEnc,
-			&p.Origin, &p.MergedInto, &p.Version, &p.CreatedAt, &p.UpdatedAt)
-		return p, err
-	})
+	persons, err := collect(br, scanPersonRow)
 	if err != nil {
 		return err
 	}
@@ -149,28 +142,7 @@ func (l *loaded) readCardBatch(br pgx.BatchResults, tid uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var (
-			kind     string
-			id, pid  uuid.UUID
-			group    int16
-			code     string
-			from     civil.Date
-			to       *civil.Date
-			origin   Origin
-			recorded time.Time
-		)
-		if err := rows.Scan(&kind, &id, &pid, &group, &code, &from, &to, &origin, &recorded); err != nil {
-			rows.Close()
-			return err
-		}
-		if kind == "d" {
-			l.disabilities = append(l.disabilities, Disability{TenantID: tid, ID: id, PersonID: pid, Group: int(group), ValidFrom: from, ValidTo: to, Origin: origin, RecordedAt: recorded})
-		} else {
-			l.categories = append(l.categories, Category{TenantID: tid, ID: id, PersonID: pid, Code: code, ValidFrom: from, ValidTo: to, Origin: origin, RecordedAt: recorded})
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if l.disabilities, l.categories, err = scanStatuses(rows, tid); err != nil {
 		return err
 	}
 	_, err = br.Exec()

@@ -89,13 +89,16 @@ func (t *pgTx) persons(ctx context.Context, idx [][]byte) ([]personRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (personRow, error) {
-		var p personRow
-		err := r.Scan(&p.TenantID, &p.ID, &p.SNILSIndex, &p.SNILSEnc, &p.FamilyName, &p.NameKey, &p.FirstName, &p.Patronymic, &p.BirthDate,
-			&p.Sex, &p.Citizenship, &p.DeathDate, &p.AddressOKTMO, &p.AddressText, &p.DocumentEnc, &p.ContactsEnc, &p.BankEnc,
-			&p.Origin, &p.MergedInto, &p.Version, &p.CreatedAt, &p.UpdatedAt)
-		return p, err
-	})
+	return pgx.CollectRows(rows, scanPersonRow)
+}
+
+// scanPersonRow reads a row of personCols.
+func scanPersonRow(r pgx.CollectableRow) (personRow, error) {
+	var p personRow
+	err := r.Scan(&p.TenantID, &p.ID, &p.SNILSIndex, &p.SNILSEnc, &p.FamilyName, &p.NameKey, &p.FirstName, &p.Patronymic, &p.BirthDate,
+		&p.Sex, &p.Citizenship, &p.DeathDate, &p.AddressOKTMO, &p.AddressText, &p.DocumentEnc, &p.ContactsEnc, &p.BankEnc,
+		&p.Origin, &p.MergedInto, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+	return p, err
 }
 
 func currentPG[T any](ctx context.Context, t *pgTx, table, cols string, ids []uuid.UUID, scan func(pgx.CollectableRow) (T, error)) ([]T, error) {
