@@ -252,7 +252,8 @@ func (c isolationCases) IDs(ctx context.Context, after uuid.UUID, limit int) ([]
 }
 
 func (c isolationCases) Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]measure.Person, error) {
-	ss, err := c.reg.Records(ctx, ids, on, 24)
+	from, to := measure.IncomeMonths(on)
+	ss, err := c.reg.Records(ctx, ids, on, from, to)
 	out := make([]measure.Person, len(ss))
 	for i, s := range ss {
 		out[i] = measure.Person{ID: ids[i], Record: s.Record, OKTMO: s.OKTMO}

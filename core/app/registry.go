@@ -106,10 +106,11 @@ func (c caseSource) IDs(ctx context.Context, after uuid.UUID, limit int) ([]uuid
 	return c.persons.IDs(ctx, after, min(limit, registry.MaxRecordsBatch))
 }
 
-// Load reads persons with their records: the incomes of 24 months before
-// the date, enough for every window of the case schema.
+// Load reads persons with their records: the incomes of the months the
+// case schema's windows cover, no others.
 func (c caseSource) Load(ctx context.Context, ids []uuid.UUID, on civil.Date) ([]measure.Person, error) {
-	ss, err := c.persons.RecordsPage(ctx, ids, on, 24)
+	from, to := measure.IncomeMonths(on)
+	ss, err := c.persons.RecordsPage(ctx, ids, on, from, to)
 	if err != nil {
 		return nil, err
 	}

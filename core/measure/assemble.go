@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -38,19 +39,10 @@ func Assemble(id string, rec *facts.Record, at civil.Date, in Inputs) Case {
 		Alive: rec.AliveAt(s, at), OKTMO: in.OKTMO, Categories: nonNil(rec.CategoriesAt(s, at)), DisabilityGroup: int64(dg),
 		Resident: len(in.RegionOKTMO) >= 2 && strings.HasPrefix(in.OKTMO, in.RegionOKTMO[:2]),
 	}
-	from, to := facts.IncomeWindow(at, 12, 0)
-	for kind, k := range rec.IncomesByKind([]uuid.UUID{s}, from, to) {
-		if in.Counted == nil || in.Counted(kind) {
-			c.Person.IncomeKopecks += k
-		}
-	}
-	from3, to3 := facts.IncomeWindow(at, 3, 0)
-	for kind, k := range rec.IncomesByKind([]uuid.UUID{s}, from3, to3) {
-		if earnedKinds[kind] && k > 0 {
-			c.Person.Working = true
-		}
-	}
-	for _, m := range rec.Household(at) {
+	household := rec.Household(at)
+	sums := incomeSums(rec, household, at, in.Counted)
+	c.Person.IncomeKopecks, c.Person.Working = sums.own, sums.earned
+	for _, m := range household {
 		mp := rec.Persons[m]
 		a, _ := rec.AgeAt(m, at)
 		g, _ := rec.DisabilityAt(m, at)
@@ -60,9 +52,86 @@ func Assemble(id string, rec *facts.Record, at civil.Date, in Inputs) Case {
 		})
 	}
 	c.Household.Size = int64(len(c.Household.Members))
-	c.Household.PerCapitaKopecks = rec.PerCapitaIncome(at, 12, 6, in.Counted).MonthlyKopecks
-	c.Household.PerCapita3Kopecks = rec.PerCapitaIncome(at, 3, 0, in.Counted).MonthlyKopecks
+	members := int64(len(household))
+	c.Household.PerCapitaKopecks = sums.household / perCapitaWindow.months / members
+	c.Household.PerCapita3Kopecks = sums.household3 / perCapita3Window.months / members
 	return c
+}
+
+// window is a span of whole months before a decision month: see
+// facts.IncomeWindow.
+type window struct{ months, lag int64 }
+
+func (w window) at(d civil.Date) (from, to facts.Month) {
+	return facts.IncomeWindow(d, int(w.months), int(w.lag))
+}
+
+// The case schema's income windows; IncomeMonths is their union.
+var (
+	ownIncomeWindow  = window{12, 0}
+	workingWindow    = window{3, 0}
+	perCapitaWindow  = window{12, 6}
+	perCapita3Window = window{3, 0}
+	incomeWindows    = []window{ownIncomeWindow, workingWindow, perCapitaWindow, perCapita3Window}
+)
+
+// IncomeMonths are the months of incomes a case at the date reads: a
+// record loaded for Assemble needs no others.
+func IncomeMonths(at civil.Date) (from, to facts.Month) {
+	for i, w := range incomeWindows {
+		f, t := w.at(at)
+		if i == 0 || f.Before(from) {
+			from = f
+		}
+		if i == 0 || to.Before(t) {
+			to = t
+		}
+	}
+	return from, to
+}
+
+type sums struct {
+	own                   int64 // the subject's counted income, ownIncomeWindow
+	earned                bool  // the subject's earned income in workingWindow is positive
+	household, household3 int64 // the household's counted income, perCapitaWindow and perCapita3Window
+}
+
+// incomeSums is what Assemble needs of the incomes, in one pass over them
+// (a run over the registry assembles a million cases). It counts as
+// facts.Record.PerCapitaIncome and IncomesByKind do; a test holds them
+// equal.
+func incomeSums(rec *facts.Record, household []uuid.UUID, at civil.Date, counted func(string) bool) sums {
+	in := func(m, from, to facts.Month) bool { return !m.Before(from) && !to.Before(m) }
+	ownFrom, ownTo := ownIncomeWindow.at(at)
+	workFrom, workTo := workingWindow.at(at)
+	pcFrom, pcTo := perCapitaWindow.at(at)
+	pc3From, pc3To := perCapita3Window.at(at)
+	var s sums
+	earned := map[string]int64{}
+	for _, x := range rec.Incomes {
+		if !slices.Contains(household, x.PersonID) {
+			continue
+		}
+		if x.PersonID == rec.Subject && earnedKinds[x.Kind] && in(x.Month, workFrom, workTo) {
+			earned[x.Kind] += x.AmountKopecks
+		}
+		if counted != nil && !counted(x.Kind) {
+			continue
+		}
+		if x.PersonID == rec.Subject && in(x.Month, ownFrom, ownTo) {
+			s.own += x.AmountKopecks
+		}
+		if in(x.Month, pcFrom, pcTo) {
+			s.household += x.AmountKopecks
+		}
+		if in(x.Month, pc3From, pc3To) {
+			s.household3 += x.AmountKopecks
+		}
+	}
+	for _, k := range earned {
+		s.earned = s.earned || k > 0
+	}
+	return s
 }
 
 // relationOf is how m is related to s ("child": m is s's child), by the

@@ -31,25 +31,25 @@ type Subject struct {
 const MaxRecordsBatch = 2000
 
 // Records loads the records of many persons as of a date — each with its
-// relatives then and their current facts, and incomes of the given number
-// of months before the date's month (and of the month itself) — in four
+// relatives then and their current facts, and their incomes of the months
+// from..to inclusive (only what the run reads: a month is a row a person) — in four
 // statements for the whole batch, in the order of ids (an unknown id gets
 // a record without its person). Sealed columns are not read; nothing is
 // audited: it is for runs over the registry (simulations, benchmarks)
 // whose results carry no personal data.
-func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int) ([]Subject, error) {
-	return s.records(ctx, ids, asOf, months, false)
+func (s *Service) Records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, from, to facts.Month) ([]Subject, error) {
+	return s.records(ctx, ids, asOf, from, to, false)
 }
 
 // RecordsPage is Records for a page of IDs: ids consecutive in the
 // region's id order. The page's own rows are read by ranges of the indexes
 // rather than by thousands of look-ups; only relatives outside the page
 // are looked up by id (families are mostly registered together, so few).
-func (s *Service) RecordsPage(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int) ([]Subject, error) {
-	return s.records(ctx, ids, asOf, months, true)
+func (s *Service) RecordsPage(ctx context.Context, ids []uuid.UUID, asOf civil.Date, from, to facts.Month) ([]Subject, error) {
+	return s.records(ctx, ids, asOf, from, to, true)
 }
 
-func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, months int, page bool) ([]Subject, error) {
+func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date, from, to facts.Month, page bool) ([]Subject, error) {
 	if len(ids) > MaxRecordsBatch {
 		ids = ids[:MaxRecordsBatch]
 	}
@@ -151,7 +151,7 @@ func (s *Service) records(ctx context.Context, ids []uuid.UUID, asOf civil.Date,
 		}
 		ic, iArgs := whose("person_id")
 		irow, err := q("SELECT person_id, month, kind, amount_kopecks FROM incomes WHERE tenant_id = ? AND "+ic+" AND superseded_at IS NULL AND month >= ? AND month <= ?",
-			append(append([]any{tid}, iArgs...), facts.MonthOf(asOf).Add(-months).String(), facts.MonthOf(asOf).String())...)
+			append(append([]any{tid}, iArgs...), from.String(), to.String())...)
 		if err != nil {
 			return err
 		}
@@ -318,9 +318,20 @@ func assembleRecords(ids []uuid.UUID, rels []facts.Relation, persons map[uuid.UU
 			relsOf[r.RelativeID] = append(relsOf[r.RelativeID], r)
 		}
 	}
-	incomesOf := map[uuid.UUID][]facts.Income{}
-	for _, in := range incomes {
-		incomesOf[in.PersonID] = append(incomesOf[in.PersonID], in)
+	// A page has tens of thousands of incomes, mostly read in person order
+	// already: each person's are a run of the one slice, not a copy.
+	byPerson := func(a, b facts.Income) int { return bytes.Compare(a.PersonID[:], b.PersonID[:]) }
+	if !slices.IsSortedFunc(incomes, byPerson) {
+		slices.SortStableFunc(incomes, byPerson)
+	}
+	incomesOf := make(map[uuid.UUID][]facts.Income, len(ids))
+	for i := 0; i < len(incomes); {
+		j := i + 1
+		for j < len(incomes) && incomes[j].PersonID == incomes[i].PersonID {
+			j++
+		}
+		incomesOf[incomes[i].PersonID] = incomes[i:j:j]
+		i = j
 	}
 	disOf := map[uuid.UUID][]facts.Disability{}
 	for _, d := range dis {

@@ -1,6 +1,7 @@
 package registry_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -21,6 +22,16 @@ func derived(rec *facts.Record, on civil.Date) string {
 		out += fmt.Sprintf("%s age %d disability %d categories %v; ", m, age, g, rec.CategoriesAt(m, on))
 	}
 	return out + fmt.Sprintf("per capita %+v %+v", rec.PerCapitaIncome(on, 12, 0, nil), rec.PerCapitaIncome(on, 3, 1, nil))
+}
+
+// records24 are Records with the incomes of the 24 months before on's
+// month and of the month itself.
+func records24(ctx context.Context, f *fixture, ids []uuid.UUID, on civil.Date, page bool) ([]registry.Subject, error) {
+	from, to := facts.MonthOf(on).Add(-24), facts.MonthOf(on)
+	if page {
+		return f.reg.RecordsPage(ctx, ids, on, from, to)
+	}
+	return f.reg.Records(ctx, ids, on, from, to)
 }
 
 // A batch of records derives what each person's own record does, and sees
@@ -58,7 +69,7 @@ func TestRecordsOfABatch(t *testing.T) {
 		ids := []uuid.UUID{mother.ID, father.ID, kid.ID, granny.ID, alone.ID, uuid.New()}
 		for _, on := range []string{"2025-06-01", "2026-06-15"} {
 			d := civil.MustParse(on)
-			batch, err := f.reg.Records(f.a, ids, d, 24)
+			batch, err := records24(f.a, f, ids, d, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +95,7 @@ func TestRecordsOfABatch(t *testing.T) {
 		for _, page := range [][]uuid.UUID{all[:2], all[2:4], all[4:]} {
 			for _, on := range []string{"2025-06-01", "2026-06-15"} {
 				d := civil.MustParse(on)
-				got, err := f.reg.RecordsPage(f.a, page, d, 24)
+				got, err := records24(f.a, f, page, d, true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -100,7 +111,7 @@ func TestRecordsOfABatch(t *testing.T) {
 			}
 		}
 		// Region 16 asking for 66's persons gets nobody.
-		batch, err := f.reg.Records(f.b, ids, today, 24)
+		batch, err := records24(f.b, f, ids, today, false)
 		if err != nil {
 			t.Fatal(err)
 		}
