@@ -335,6 +335,7 @@ func maCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 	}
 	maps.Copy(cases, maPersonCases(t, p))   // persons_test.go
 	maps.Copy(cases, maMeasureCases(t, p))  // measures_test.go
+	maps.Copy(cases, maPluginCases(t, p))   // plugins_test.go
 	maps.Copy(cases, maCaseworkCases(t, p)) // casework_test.go
 	return cases
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/socialtreasury/treasury/core/casework"
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -38,6 +39,8 @@ type Deps struct {
 	Measures    *measure.Service
 	Casework    *casework.Service
 	Assignments *assignment.Service
+	Catalog     *pluginhost.Catalog
+	Plugins     *pluginhost.Host
 	// Ready reports whether the server can take traffic (database reachable,
 	// schema current); nil error means ready.
 	Ready func(ctx context.Context) error
@@ -131,6 +134,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerPersons()
 	s.registerImports()
 	s.registerMeasures()
+	s.registerPlugins()
 	s.registerSimulations()
 	s.registerCasework()
 	s.registerDocs()

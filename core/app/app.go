@@ -25,6 +25,7 @@ import (
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/pdcrypt"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/reqid"
 	"github.com/socialtreasury/treasury/core/store"
@@ -75,6 +76,8 @@ type Platform struct {
 	Measures    *measure.Service
 	Assignments *assignment.Service
 	Casework    *casework.Service
+	Plugins     *pluginhost.Host
+	Catalog     *pluginhost.Catalog
 	Server      *api.Server
 	Registry    *prometheus.Registry
 	migrator    *store.Migrator
@@ -175,10 +178,14 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(p.DB.SQL, string(p.DB.Dialect)),
 	)
+	if err := p.startPlugins(cfg); err != nil {
+		return err
+	}
 	p.Server, err = api.New(api.Deps{
 		Tenants: p.TenantCache, TenantAdmin: p.Tenants, Agencies: p.Agencies, Ready: p.Ready,
 		Auth: p.Auth, Access: p.Access, Delegations: p.Delegations, Directories: p.Directories,
-		Audit: p.Audit, Persons: p.Persons, Measures: p.Measures, Casework: p.Casework, Assignments: p.Assignments, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
+		Audit: p.Audit, Persons: p.Persons, Measures: p.Measures, Casework: p.Casework, Assignments: p.Assignments,
+		Catalog: p.Catalog, Plugins: p.Plugins, Metrics: p.Registry, Gatherer: p.Registry, Logger: p.log,
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit, ImportBodyLimit: cfg.ImportBodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -244,8 +251,39 @@ func (p *Platform) Ready(ctx context.Context) error {
 	return p.migrator.Check(ctx)
 }
 
-// Close releases the database.
-func (p *Platform) Close() error { return p.DB.Close() }
+// startPlugins opens the plug-in catalog and the host of the plug-in
+// directory, creating the directory (owner-writable only) if need be.
+func (p *Platform) startPlugins(cfg Config) error {
+	p.Catalog = pluginhost.NewCatalog(p.DB.Gorm)
+	dir := cfg.Plugins()
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("plug-in directory: %w", err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+			return fmt.Errorf("plug-in directory: %w", err)
+		}
+	}
+	opts := pluginhost.DefaultOptions(dir)
+	opts.Registerer, opts.Log = p.Registry, p.log
+	if cfg.PluginCallTimeout > 0 {
+		opts.CallTimeout = cfg.PluginCallTimeout
+	}
+	var err error
+	if p.Plugins, err = pluginhost.New(p.Catalog, p.TenantCache, opts); err != nil {
+		return err
+	}
+	p.Measures.UsePlugins(p.Plugins)
+	return nil
+}
+
+// Close stops the plug-ins and releases the database.
+func (p *Platform) Close() error {
+	if p.Plugins != nil {
+		p.Plugins.Close()
+	}
+	return p.DB.Close()
+}
 
 // Serve runs the platform until ctx ends (SIGTERM), printing where it
 // listens to out.

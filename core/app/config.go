@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,11 @@ type Config struct {
 	// PasswordCost overrides argon2id's cost (tests); zero is the default.
 	PasswordCost auth.Argon2
 
+	// PluginDir is the only directory plug-in binaries run from (default
+	// <data-dir>/plugins); PluginCallTimeout every plug-in call's deadline.
+	PluginDir         string
+	PluginCallTimeout time.Duration
+
 	// PreviousEncryptionKeyFile unwraps (never wraps) region keys during a
 	// master key rotation (docs/personal-data.md).
 	PreviousEncryptionKeyFile string
@@ -83,9 +89,24 @@ func (c *Config) DatabaseFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connection pool size (0: 20 on PostgreSQL, 8 on SQLite)")
 }
 
+// PluginFlags registers the flags of the plug-in directory and calls.
+func (c *Config) PluginFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.PluginDir, "plugin-dir", "", "the only directory plug-in binaries run from; neither group nor others may write it (default: <data-dir>/plugins)")
+	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", 30*time.Second, "deadline of every plug-in call; a plug-in that misses it is killed")
+}
+
+// Plugins is the plug-in directory.
+func (c *Config) Plugins() string {
+	if c.PluginDir != "" {
+		return c.PluginDir
+	}
+	return filepath.Join(c.DataDir, "plugins")
+}
+
 // ServeFlags registers the server's flags.
 func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	c.DatabaseFlags(fs)
+	c.PluginFlags(fs)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
 	fs.BoolVar(&c.Demo, "demo", false, "create the demo regions, users and data (idempotent)")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply migrations on start; refuse to start if any are pending")

@@ -25,6 +25,7 @@ import (
 	"github.com/socialtreasury/treasury/core/directory"
 	"github.com/socialtreasury/treasury/core/ident"
 	"github.com/socialtreasury/treasury/core/pdcrypt"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/registry"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/store/storetest"
@@ -172,6 +173,21 @@ var seeders = map[string]func(ctx context.Context, db *gorm.DB, n int) error{
 			return err
 		}
 		_, err := ms.SubmitSimulation(ctx, code, 1, civil.MustParse("2026-03-10"), nil)
+		return err
+	},
+	"plugin_enablements": func(ctx context.Context, db *gorm.DB, n int) error {
+		tid, _ := tenancy.FromContext(ctx)
+		region, err := tenancy.NewService(db).ByID(ctx, tid)
+		if err != nil {
+			return err
+		}
+		c := pluginhost.NewCatalog(db)
+		name := fmt.Sprintf("isolation-%d", isolationSeq.Add(1))
+		if _, err := c.Register(ctx, pluginhost.NewEntry{Name: name, Version: "1.0.0", Kind: "measure",
+			SHA256: strings.Repeat("ab", 32), File: name}); err != nil {
+			return err
+		}
+		_, err = c.Enable(ctx, region, name, "1.0.0", nil)
 		return err
 	},
 	"decisions":           caseworkSeeder,

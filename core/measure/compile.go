@@ -100,6 +100,9 @@ type compiledCondition struct {
 // the expression.
 func Compile(v *Version) (*Program, error) {
 	inv := &fault.Invalid{}
+	if v.Plugin != nil {
+		return nil, fmt.Errorf("measure version %d is decided by plug-in %s, not by rules", v.Number, v.Plugin.Name)
+	}
 	p := compile(v, inv, "")
 	if err := inv.Err(); err != nil {
 		return nil, err
@@ -108,6 +111,9 @@ func Compile(v *Version) (*Program, error) {
 }
 
 func compile(v *Version, inv *fault.Invalid, prefix string) *Program {
+	if v.Plugin != nil {
+		return nil // a plug-in decides: nothing to compile
+	}
 	e, err := env()
 	if err != nil {
 		inv.Add(prefix, "the rules environment: "+err.Error(), "")

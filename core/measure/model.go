@@ -69,7 +69,17 @@ type Version struct {
 	Conditions []Condition `json:"conditions"`
 	Amount     string      `json:"amount"` // CEL, int kopecks
 	Period     Period      `json:"period"`
-	Needs      []string    `json:"needs,omitempty"` // the data it needs: registry facts, connectors
+	// Plugin names a measure plug-in that decides instead of the rules
+	// (conditions, amount and period are then empty): its catalog name and
+	// version, which the region must have enabled.
+	Plugin *PluginRef `json:"plugin,omitempty"`
+	Needs  []string   `json:"needs,omitempty"` // the data it needs: registry facts, connectors
+}
+
+// PluginRef names a catalog plug-in's version.
+type PluginRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // Measure is a region's measure: a code and its versions.
@@ -138,6 +148,10 @@ func (v *Version) check(inv *fault.Invalid, prefix string) {
 	if total != 100 {
 		inv.Add(prefix+"funding", fmt.Sprintf("shares sum to %d %%, not 100 %%", total), "")
 	}
+	if v.Plugin != nil {
+		v.checkPlugin(inv, prefix)
+		return
+	}
 	if len(v.Conditions) == 0 {
 		inv.Add(prefix+"conditions", "needs at least one condition", "")
 	}
@@ -162,6 +176,19 @@ func (v *Version) check(inv *fault.Invalid, prefix string) {
 	}
 	if v.Period.Start == "" {
 		inv.Add(prefix+"period.start", "is required", "")
+	}
+}
+
+// checkPlugin: a plug-in's version names the plug-in and has no rules.
+func (v *Version) checkPlugin(inv *fault.Invalid, prefix string) {
+	if v.Plugin.Name == "" {
+		inv.Add(prefix+"plugin.name", "is required", "")
+	}
+	if v.Plugin.Version == "" {
+		inv.Add(prefix+"plugin.version", "is required", "")
+	}
+	if len(v.Conditions) > 0 || v.Amount != "" || v.Period != (Period{}) {
+		inv.Add(prefix+"plugin", "a plug-in's version has no conditions, amount or period: the plug-in decides", "")
 	}
 }
 

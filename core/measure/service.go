@@ -69,9 +69,10 @@ func (versionRow) TableName() string { return "measure_versions" }
 // Service keeps the regions' measures and compiles each stored version
 // once.
 type Service struct {
-	db    *gorm.DB
-	cases CaseSource
-	codes Codes
+	db      *gorm.DB
+	cases   CaseSource
+	codes   Codes
+	plugins Plugins
 
 	mu    sync.Mutex
 	progs map[[32]byte]*Program // by the body's SHA-256: the same rules compile the same
@@ -90,6 +91,44 @@ type CaseSource interface {
 // available).
 func NewService(db *gorm.DB, cases CaseSource) *Service {
 	return &Service{db: db, cases: cases, progs: map[[32]byte]*Program{}, wake: make(chan struct{}, 1)}
+}
+
+// Plugins gives the evaluator of a measure plug-in the context's region
+// has enabled (core/pluginhost).
+type Plugins interface {
+	Measure(ctx context.Context, name, version string) (Evaluator, error)
+}
+
+// UsePlugins lets versions name plug-ins; without it such a version
+// cannot be saved or evaluated.
+func (s *Service) UsePlugins(p Plugins) { s.plugins = p }
+
+// checkPlugin: the plug-in a version names is enabled in the region.
+func (s *Service) checkPlugin(ctx context.Context, ref PluginRef, inv *fault.Invalid) error {
+	if s.plugins == nil {
+		inv.Add("plugin", "this platform runs no plug-ins", ref.Name)
+		return nil
+	}
+	if _, err := s.plugins.Measure(ctx, ref.Name, ref.Version); err != nil {
+		if errors.Is(err, fault.ErrNotFound) || errors.Is(err, fault.ErrForbidden) {
+			inv.Add("plugin", err.Error(), ref.Name)
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// Evaluator is what decides by a stored version: its compiled rules, or
+// the plug-in it names.
+func (s *Service) Evaluator(ctx context.Context, st Stored) (Evaluator, error) {
+	if ref := st.Version.Plugin; ref != nil {
+		if s.plugins == nil {
+			return nil, fmt.Errorf("measure version %d is decided by plug-in %s, and this platform runs no plug-ins", st.Number, ref.Name)
+		}
+		return s.plugins.Measure(ctx, ref.Name, ref.Version)
+	}
+	return s.Program(st)
 }
 
 // Codes gives a directory's codes as the context's region sees them.
@@ -174,7 +213,7 @@ func (s *Service) Prepare(ctx context.Context, code string, number int, person u
 	if err != nil {
 		return Prepared{}, err
 	}
-	p, err := s.Program(st)
+	p, err := s.Evaluator(ctx, st)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -217,7 +256,7 @@ func (s *Service) Replay(ctx context.Context, code string, number int, sha256hex
 	if st.SHA256 != sha256hex {
 		return Outcome{}, fmt.Errorf("measure %s version %d is not the version decided on: SHA-256 %s, the decision's %s", code, number, st.SHA256, sha256hex)
 	}
-	p, err := s.Program(st)
+	p, err := s.Evaluator(ctx, st)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -331,6 +370,11 @@ func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored,
 	if err := s.checkCodes(ctx, &v, inv); err != nil {
 		return Stored{}, err
 	}
+	if v.Plugin != nil && inv.Err() == nil {
+		if err := s.checkPlugin(ctx, *v.Plugin, inv); err != nil {
+			return Stored{}, err
+		}
+	}
 	if err := inv.Err(); err != nil {
 		return Stored{}, err
 	}
@@ -375,7 +419,9 @@ func (s *Service) PutDraft(ctx context.Context, code string, v Version) (Stored,
 	if err != nil {
 		return Stored{}, err
 	}
-	s.keep(sum, p)
+	if p != nil {
+		s.keep(sum, p)
+	}
 	return row.stored()
 }
 
@@ -506,13 +552,13 @@ func (s *Service) simulate(ctx context.Context, code string, number int, on civi
 	if err != nil {
 		return SimulationResult{}, err
 	}
-	p, err := s.Program(st)
+	p, err := s.Evaluator(ctx, st)
 	if err != nil {
 		return SimulationResult{}, err
 	}
 	var active Evaluator
 	if in, err := s.InForce(ctx, code, on); err == nil {
-		if active, err = s.Program(in); err != nil {
+		if active, err = s.Evaluator(ctx, in); err != nil {
 			return SimulationResult{}, err
 		}
 	} else if !errors.Is(err, fault.ErrNotFound) {

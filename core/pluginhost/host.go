@@ -1,0 +1,589 @@
+// Package pluginhost runs regions' plug-ins: the catalog the federal
+// operator keeps (Catalog), and the host (Host) that starts a plug-in
+// binary from the catalog in its own process, one a plug-in and region,
+// and calls it through the SDK's protocol (sdk/grpcplugin).
+//
+// What the host guarantees, and where:
+//   - only binaries in the configured directory, regular files (not
+//     symlinks) that neither group nor others may write, whose SHA-256
+//     matches the catalog (checked by go-plugin's SecureConfig before
+//     every start); a mismatch is refused and recorded as an incident;
+//   - gRPC only, mutual TLS (AutoMTLS), and no environment of the host's:
+//     the plug-in sees its region's configuration (sdk.ConfigEnv) and
+//     nothing else, so never a database URL or a key;
+//   - a deadline on every call; a plug-in that misses it is killed (its
+//     process group, SIGKILL) and the error says so;
+//   - a plug-in that dies is started again with back-off and the call
+//     retried on the new process, up to Options.MaxAttempts processes;
+//   - plug-ins die with the host: on Linux the kernel kills them when the
+//     host dies (Pdeathsig), and the SDK's serve exits when its parent
+//     changes;
+//   - on Linux, an address-space limit (Options.MemoryBytes) and a lower
+//     CPU priority than the host's; elsewhere neither (on Kubernetes the
+//     pod's limits hold the host and its plug-ins together);
+//   - processes are checked (Ping) and stopped when idle; calls, errors,
+//     latency and restarts are counted per plug-in.
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/tenancy"
+	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/grpcplugin"
+	"github.com/socialtreasury/treasury/sdk/serve"
+)
+
+// Options configure a host.
+type Options struct {
+	// Dir is the plug-in directory: the only place binaries run from.
+	Dir string
+	// CallTimeout is every call's deadline.
+	CallTimeout time.Duration
+	// StartTimeout bounds a process's start and handshake.
+	StartTimeout time.Duration
+	// MaxAttempts is how many processes a call is tried on when the
+	// plug-in dies under it.
+	MaxAttempts int
+	// MemoryBytes is each process's address-space limit (Linux); 0: none.
+	MemoryBytes uint64
+	// IdleAfter stops a process no call has used for this long.
+	IdleAfter time.Duration
+	// CheckEvery is how often running processes are pinged.
+	CheckEvery time.Duration
+	// Registerer takes the host's metrics; nil: they are kept unregistered.
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+}
+
+// DefaultOptions are the host's defaults for a plug-in directory.
+func DefaultOptions(dir string) Options {
+	return Options{Dir: dir, CallTimeout: 30 * time.Second, StartTimeout: 10 * time.Second, MaxAttempts: 3,
+		MemoryBytes: 4 << 30, IdleAfter: 10 * time.Minute, CheckEvery: 15 * time.Second}
+}
+
+// Regions tells a region's code by its id.
+type Regions interface {
+	ByID(ctx context.Context, id uuid.UUID) (tenancy.Tenant, error)
+}
+
+// Host starts and calls plug-ins.
+type Host struct {
+	opts    Options
+	dir     string
+	catalog *Catalog
+	regions Regions
+	log     *slog.Logger
+	m       *metrics
+
+	mu     sync.Mutex
+	procs  map[procKey]*proc
+	closed bool
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+type procKey struct {
+	plugin uuid.UUID
+	tenant uuid.UUID
+}
+
+// New returns a host of the plug-ins in opts.Dir, which must be a
+// directory neither group nor others may write.
+func New(catalog *Catalog, regions Regions, opts Options) (*Host, error) {
+	d := DefaultOptions(opts.Dir)
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = d.CallTimeout
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = d.StartTimeout
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = d.MaxAttempts
+	}
+	if opts.IdleAfter <= 0 {
+		opts.IdleAfter = d.IdleAfter
+	}
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = d.CheckEvery
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("plug-in directory: %w", err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("plug-in directory %s: must be a directory that neither group nor others may write (mode %s)", dir, fi.Mode().Perm())
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{opts: opts, dir: dir, catalog: catalog, regions: regions, log: opts.Log, m: m,
+		procs: map[procKey]*proc{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go h.watch()
+	return h, nil
+}
+
+// Close stops every plug-in process.
+func (h *Host) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	ps := make([]*proc, 0, len(h.procs))
+	for _, p := range h.procs {
+		ps = append(ps, p)
+	}
+	h.mu.Unlock()
+	close(h.stop)
+	<-h.done
+	for _, p := range ps {
+		p.shutdown()
+	}
+}
+
+// Dir is the plug-in directory.
+func (h *Host) Dir() string { return h.dir }
+
+// watch pings running processes and stops idle ones.
+func (h *Host) watch() {
+	defer close(h.done)
+	t := time.NewTicker(h.opts.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		ps := make([]*proc, 0, len(h.procs))
+		for _, p := range h.procs {
+			ps = append(ps, p)
+		}
+		h.mu.Unlock()
+		for _, p := range ps {
+			p.check(h.opts.IdleAfter)
+		}
+	}
+}
+
+// Status is a plug-in process as the host sees it.
+type Status struct {
+	Plugin, Version, Region string
+	Running                 bool
+	PID                     int
+	Restarts                int
+	LastError               string
+}
+
+// Processes are the host's plug-in processes.
+func (h *Host) Processes() []Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Status, 0, len(h.procs))
+	for _, p := range h.procs {
+		out = append(out, p.status())
+	}
+	return out
+}
+
+// ErrRefused is a plug-in the host will not start: its binary is not where
+// or what the catalog says.
+var ErrRefused = errors.New("plug-in refused")
+
+// enabled resolves the context's region's enablement of a plug-in of a
+// kind and its process.
+func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, error) {
+	tid, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, tenancy.ErrNoTenant
+	}
+	en, e, err := h.catalog.Enabled(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if version != "" && e.Version != version {
+		return nil, fault.NotFoundf("plug-in %s %s is not enabled in the region (version %s is)", name, version, e.Version)
+	}
+	if e.Kind != kind {
+		return nil, fault.NotFoundf("plug-in %s is a %s, not a %s", name, e.Kind, kind)
+	}
+	region, err := h.regions.ByID(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	if !e.allows(region.Code) {
+		return nil, fault.Forbiddenf("plug-in %s %s is not registered for region %s", name, e.Version, region.Code)
+	}
+	key := procKey{e.ID, tid}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errors.New("pluginhost: closed")
+	}
+	p, ok := h.procs[key]
+	if !ok || p.config != en.Config {
+		if ok {
+			go p.shutdown() // the region changed its configuration
+		}
+		p = &proc{h: h, entry: e, region: region.Code, config: en.Config}
+		h.procs[key] = p
+	}
+	return p, nil
+}
+
+// binary is the path of an entry's binary after the checks that do not
+// need its contents (the checksum is go-plugin's, at every start).
+func (h *Host) binary(e Entry) (string, error) {
+	if e.File != baseName(e.File) {
+		return "", fmt.Errorf("%w: file %q is not a name in the plug-in directory", ErrRefused, e.File)
+	}
+	path := filepath.Join(h.dir, e.File)
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %v", ErrRefused, err)
+	case fi.Mode()&os.ModeSymlink != 0:
+		return "", fmt.Errorf("%w: %s is a symbolic link", ErrRefused, path)
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("%w: %s is not a regular file", ErrRefused, path)
+	case fi.Mode().Perm()&0o022 != 0:
+		return "", fmt.Errorf("%w: %s may be written by group or others (mode %s)", ErrRefused, path, fi.Mode().Perm())
+	case fi.Mode().Perm()&0o100 == 0:
+		return "", fmt.Errorf("%w: %s is not executable", ErrRefused, path)
+	}
+	return path, nil
+}
+
+func baseName(f string) string {
+	if strings.ContainsAny(f, `/\`) || f == "." || f == ".." {
+		return ""
+	}
+	return f
+}
+
+// proc is one plug-in's process for one region, started on first use and
+// again after it dies.
+type proc struct {
+	h      *Host
+	entry  Entry
+	region string
+	config string
+
+	mu        sync.Mutex // held while starting, so callers wait for one start
+	client    *plugin.Client
+	rpc       plugin.ClientProtocol
+	raw       any
+	pid       int
+	failures  int // consecutive failed starts and crashes: the back-off
+	retryAt   time.Time
+	restarts  int
+	lastUsed  time.Time
+	lastError string
+}
+
+func (p *proc) labels() []string { return []string{p.entry.Name, p.region} }
+
+// dispense is the running process's client, starting it if need be.
+func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastUsed = time.Now()
+	if p.client != nil && !p.client.Exited() {
+		return p.raw, p.client, nil
+	}
+	if p.client != nil {
+		p.client.Kill()
+		p.client = nil
+	}
+	if wait := time.Until(p.retryAt); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	if err := p.start(); err != nil {
+		p.lastError = err.Error()
+		if !errors.Is(err, ErrRefused) {
+			p.backOff()
+		}
+		return nil, nil, err
+	}
+	return p.raw, p.client, nil
+}
+
+func (p *proc) start() error {
+	path, err := p.h.binary(p.entry)
+	if err != nil {
+		p.incident("refused", err.Error())
+		return err
+	}
+	sum, err := hex.DecodeString(p.entry.SHA256)
+	if err != nil {
+		return fmt.Errorf("%w: catalog checksum: %v", ErrRefused, err)
+	}
+	cmd := exec.Command(path)
+	cmd.Dir = p.h.dir
+	cmd.Env = []string{sdk.ConfigEnv + "=" + p.config}
+	isolate(cmd)
+	log := slog.NewLogLogger(p.h.log.With("plugin", p.entry.Name, "region", p.region).Handler(), slog.LevelInfo)
+	c := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  grpcplugin.Handshake,
+		Plugins:          grpcplugin.PluginSet(),
+		Cmd:              cmd,
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     p.h.opts.StartTimeout,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(serve.MaxMessageBytes), grpc.MaxCallSendMsgSize(serve.MaxMessageBytes))},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Info, Output: log.Writer(), DisableTime: true}),
+		Stderr: io.Discard,
+	})
+	rpc, err := c.Client()
+	if err != nil {
+		c.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			err = fmt.Errorf("%w: %s does not match its catalog SHA-256 %s", ErrRefused, path, p.entry.SHA256)
+			p.incident("checksum", err.Error())
+			return err
+		}
+		p.incident("start", err.Error())
+		return fmt.Errorf("plug-in %s did not start: %w", p.entry.Name, err)
+	}
+	raw, err := rpc.Dispense(p.entry.Kind)
+	if err != nil {
+		c.Kill()
+		p.incident("start", err.Error())
+		return fmt.Errorf("plug-in %s does not serve a %s: %w", p.entry.Name, p.entry.Kind, err)
+	}
+	if rc := c.ReattachConfig(); rc != nil {
+		p.pid = rc.Pid
+		limit(p.pid, p.h.opts.MemoryBytes)
+	}
+	p.client, p.rpc, p.raw = c, rpc, raw
+	p.h.m.processes.WithLabelValues(p.labels()...).Set(1)
+	return nil
+}
+
+func (p *proc) backOff() {
+	p.failures++
+	d := min(100*time.Millisecond<<min(p.failures-1, 7), 10*time.Second)
+	p.retryAt = time.Now().Add(d)
+}
+
+// kill ends a process at once: its whole process group, SIGKILL.
+func (p *proc) kill(c *plugin.Client, reason, detail string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != c || c == nil {
+		return // restarted already
+	}
+	killGroup(p.pid)
+	c.Kill()
+	p.client, p.raw, p.rpc = nil, nil, nil
+	p.restarts++
+	p.lastError = detail
+	p.h.m.restarts.WithLabelValues(p.entry.Name, p.region, reason).Inc()
+	p.h.m.processes.WithLabelValues(p.labels()...).Set(0)
+	if reason != "idle" {
+		p.backOff()
+		p.incident(reason, detail)
+	}
+}
+
+func (p *proc) shutdown() {
+	p.mu.Lock()
+	c := p.client
+	p.mu.Unlock()
+	if c != nil {
+		p.kill(c, "idle", "stopped")
+	}
+}
+
+// check pings a running process and stops it when idle.
+func (p *proc) check(idleAfter time.Duration) {
+	p.mu.Lock()
+	c, rpc, idle := p.client, p.rpc, time.Since(p.lastUsed) > idleAfter
+	p.mu.Unlock()
+	switch {
+	case c == nil:
+	case idle:
+		p.kill(c, "idle", "idle")
+	case c.Exited():
+		p.kill(c, "crash", "the process exited")
+	case rpc.Ping() != nil:
+		p.kill(c, "health", "did not answer a ping")
+	}
+}
+
+func (p *proc) succeeded() {
+	p.mu.Lock()
+	p.failures = 0
+	p.mu.Unlock()
+}
+
+func (p *proc) status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Status{Plugin: p.entry.Name, Version: p.entry.Version, Region: p.region,
+		Running: p.client != nil && !p.client.Exited(), PID: p.pid, Restarts: p.restarts, LastError: p.lastError}
+}
+
+func (p *proc) incident(kind, detail string) {
+	p.h.log.Warn("plug-in incident", "plugin", p.entry.Name, "version", p.entry.Version, "region", p.region, "kind", kind, "detail", detail)
+	if err := p.h.catalog.Record(context.Background(), Incident{PluginID: p.entry.ID, Region: p.region, Kind: kind, Detail: detail}); err != nil {
+		p.h.log.Error("plug-in incident not recorded", "err", err)
+	}
+}
+
+// CallError is a call that failed on the plug-in's side of the boundary.
+type CallError struct {
+	Plugin, Region, Method string
+	// Hung: the plug-in missed the deadline and was killed.
+	Hung bool
+	Err  error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("plug-in %s (region %s) %s: %v", e.Plugin, e.Region, e.Method, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// call runs fn against the plug-in with the call's deadline, for the
+// region. A process that dies under the call is replaced and fn run
+// again, so fn must be safe to repeat (a batch evaluation is: it decides
+// and records nothing).
+func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Context, raw any) error) error {
+	fail := func(err error, hung bool) error {
+		return &CallError{Plugin: p.entry.Name, Region: p.region, Method: method, Hung: hung, Err: err}
+	}
+	var last error
+	for range p.h.opts.MaxAttempts {
+		raw, client, err := p.dispense(ctx)
+		if err != nil {
+			if errors.Is(err, ErrRefused) || ctx.Err() != nil {
+				p.h.m.call(p, method, "refused", 0)
+				return fail(err, false)
+			}
+			last = err
+			continue
+		}
+		cctx, cancel := context.WithTimeout(sdk.WithTenant(ctx, p.region), p.h.opts.CallTimeout)
+		start := time.Now()
+		err = fn(cctx, raw)
+		hung := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		elapsed := time.Since(start)
+		switch {
+		case err == nil:
+			p.h.m.call(p, method, "ok", elapsed)
+			p.succeeded()
+			return nil
+		case ctx.Err() != nil:
+			p.h.m.call(p, method, "cancelled", elapsed)
+			return ctx.Err()
+		case hung:
+			p.h.m.call(p, method, "hang", elapsed)
+			detail := fmt.Sprintf("%s did not answer within %s; killed", method, p.h.opts.CallTimeout)
+			p.kill(client, "hang", detail)
+			return fail(errors.New(detail), true)
+		case crashed(err, client):
+			p.h.m.call(p, method, "crash", elapsed)
+			p.kill(client, "crash", fmt.Sprintf("%s: the process died: %v", method, err))
+			last = err
+			continue
+		default:
+			p.h.m.call(p, method, "error", elapsed)
+			return fail(err, false)
+		}
+	}
+	return fail(fmt.Errorf("failed on %d processes: %w", p.h.opts.MaxAttempts, last), false)
+}
+
+// crashed tells a dead process from an error the plug-in answered with.
+func crashed(err error, c *plugin.Client) bool {
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return false
+	}
+	if c.Exited() {
+		return true
+	}
+	code := status.Code(err)
+	return code == codes.Unavailable || code == codes.Canceled
+}
+
+// Register adds a binary in the plug-in directory to the catalog after
+// checking it as a start would: where it is, who may write it, and that
+// its SHA-256 is the one given (a typo in the checksum is caught now, not
+// at a region's first evaluation).
+func (h *Host) Register(ctx context.Context, n NewEntry) (Entry, error) {
+	if err := n.validate(); err != nil {
+		return Entry{}, err
+	}
+	path, err := h.binary(Entry{File: n.File})
+	if err != nil {
+		v := &fault.Invalid{}
+		v.Add("file", err.Error(), n.File)
+		return Entry{}, v.Err()
+	}
+	sum, err := FileSHA256(path)
+	if err != nil {
+		return Entry{}, err
+	}
+	if sum != n.SHA256 {
+		v := &fault.Invalid{}
+		v.Add("sha256", fmt.Sprintf("%s has SHA-256 %s", n.File, sum), n.SHA256)
+		return Entry{}, v.Err()
+	}
+	return h.catalog.Register(ctx, n)
+}
+
+// FileSHA256 is a file's SHA-256 in lower-case hexadecimal.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	hash := sha256.New()
+	if _, err := io.Copy(hash, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(hash.Sum(nil)), nil
+}

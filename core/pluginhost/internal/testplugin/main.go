@@ -1,0 +1,128 @@
+// Command testplugin is the contract measure (core/measure/measuretest)
+// written as a plug-in, with faults a test can switch on through its
+// configuration: the host's tests build it and run it as a region's
+// plug-in. It imports only the SDK, as a region's plug-in must.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/measure"
+	"github.com/socialtreasury/treasury/sdk/serve"
+)
+
+// config switches faults on.
+type config struct {
+	// CrashOnce: the first Evaluate of a batch with more than one case
+	// kills the process, leaving a marker in this directory so that the
+	// restarted process does not crash again.
+	CrashOnce string `json:"crash_once"`
+	// Hang: Evaluate never answers.
+	Hang bool `json:"hang"`
+	// Garbage: Evaluate answers against the protocol: "count" (one outcome
+	// too few), "ids" (outcomes of other cases), "amount" (a negative
+	// amount).
+	Garbage string `json:"garbage"`
+	// EnvFile: at start, the process's environment is written here.
+	EnvFile string `json:"env_file"`
+	// Upstream: Evaluate fails as if the system behind it did.
+	Upstream bool `json:"upstream"`
+}
+
+type contract struct{ cfg config }
+
+func (contract) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "contract", Name: measure.Text{RU: "Контрактная мера", EN: "The contract measure"},
+		Conditions: []measure.ConditionInfo{{Name: "resident"}, {Name: "adult"}, {Name: "child_under_three"}, {Name: "low_income"}}}, nil
+}
+
+func (m contract) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	if m.cfg.Hang {
+		<-ctx.Done()
+		time.Sleep(time.Hour) // past the deadline: the host must kill it
+	}
+	if m.cfg.Upstream {
+		return nil, sdk.Upstream(errors.New("the regional register is down"))
+	}
+	if m.cfg.CrashOnce != "" && len(cases) > 1 {
+		marker := filepath.Join(m.cfg.CrashOnce, "crashed")
+		if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
+			_ = os.WriteFile(marker, []byte("1"), 0o600)
+			os.Exit(3)
+		}
+	}
+	out := make([]measure.Outcome, len(cases))
+	for i := range cases {
+		out[i] = decide(&cases[i])
+	}
+	switch m.cfg.Garbage {
+	case "count":
+		out = out[:len(out)-1]
+	case "ids":
+		for i := range out {
+			out[i].CaseID = "someone else"
+		}
+	case "amount":
+		out[0].Eligible, out[0].AmountKopecks = true, -1
+	}
+	return out, nil
+}
+
+// decide is the contract measure: resident, adult, a child under three in
+// the household, per-capita income below the minimum; the children's
+// minimum for each child under three, for 12 months from the date.
+func decide(c *measure.Case) measure.Outcome {
+	under3 := int64(0)
+	for _, m := range c.Household.Members {
+		if m.Relation == "child" && m.Age < 3 {
+			under3++
+		}
+	}
+	rub := func(k int64) string { return fmt.Sprintf("%d,%02d ₽", k/100, k%100) }
+	conds := []measure.ConditionResult{
+		cond("resident", c.Person.Resident, "Проживает в регионе", "Lives in the region",
+			"ОКТМО "+c.Person.OKTMO+" не в регионе", "OKTMO "+c.Person.OKTMO+" is not in the region"),
+		cond("adult", c.Person.Age >= 18, "Совершеннолетний", "An adult",
+			fmt.Sprintf("возраст %d", c.Person.Age), fmt.Sprintf("age %d", c.Person.Age)),
+		cond("child_under_three", under3 > 0, "Есть ребёнок до трёх лет", "A child under three",
+			"нет ребёнка до трёх лет", "no child under three"),
+		cond("low_income", c.Household.PerCapitaKopecks < c.Minimum.PerCapita, "Доход ниже ПМ", "Income below the minimum",
+			"доход "+rub(c.Household.PerCapitaKopecks)+" не ниже ПМ "+rub(c.Minimum.PerCapita),
+			"income "+rub(c.Household.PerCapitaKopecks)+" is not below the minimum "+rub(c.Minimum.PerCapita)),
+	}
+	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: conds}
+	for _, k := range conds {
+		o.Eligible = o.Eligible && k.Held
+	}
+	if o.Eligible {
+		o.AmountKopecks = c.Minimum.Children * under3
+		o.Start, o.End = c.Date, c.Date.AddDate(0, 12, 0)
+	}
+	return o
+}
+
+func cond(name string, held bool, titleRU, titleEN, whyRU, whyEN string) measure.ConditionResult {
+	if held {
+		return measure.ConditionResult{Name: name, Held: true, Explanation: measure.Text{RU: titleRU, EN: titleEN}}
+	}
+	return measure.ConditionResult{Name: name, Explanation: measure.Text{RU: whyRU, EN: whyEN}}
+}
+
+func main() {
+	var cfg config
+	if err := sdk.Config(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if cfg.EnvFile != "" {
+		_ = os.WriteFile(cfg.EnvFile, []byte(strings.Join(os.Environ(), "\n")), 0o600)
+	}
+	serve.Measure(contract{cfg})
+}

@@ -1,0 +1,112 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/socialtreasury/treasury/core/civil"
+	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/sdk/grpcplugin"
+	sdkmeasure "github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// MaxBatch is the most cases one Evaluate call carries; a larger batch is
+// sent in several calls.
+const MaxBatch = 2000
+
+// Measure is the evaluator of a measure plug-in the context's region has
+// enabled, at that version: measure.Evaluator, as a CEL version's is. The
+// process starts on the first evaluation.
+func (h *Host) Measure(ctx context.Context, name, version string) (measure.Evaluator, error) {
+	p, err := h.enabled(ctx, name, version, grpcplugin.KindMeasure)
+	if err != nil {
+		return nil, err
+	}
+	return measureEvaluator{p}, nil
+}
+
+// Describe asks a measure plug-in the region has enabled to describe
+// itself.
+func (h *Host) Describe(ctx context.Context, name string) (sdkmeasure.Description, error) {
+	p, err := h.enabled(ctx, name, "", grpcplugin.KindMeasure)
+	if err != nil {
+		return sdkmeasure.Description{}, err
+	}
+	var d sdkmeasure.Description
+	err = p.call(ctx, "Describe", func(ctx context.Context, raw any) error {
+		var err error
+		d, err = raw.(*grpcplugin.MeasureClient).Describe(ctx)
+		return err
+	})
+	return d, err
+}
+
+type measureEvaluator struct{ p *proc }
+
+// Evaluate sends the cases in calls of at most MaxBatch. A call whose
+// process dies is sent again, whole, to the restarted process: each
+// case gets exactly one outcome.
+func (e measureEvaluator) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, 0, len(cases))
+	for len(cases) > 0 {
+		n := min(len(cases), MaxBatch)
+		in := make([]sdkmeasure.Case, n)
+		for i := range in {
+			in[i] = caseToSDK(&cases[i])
+		}
+		var res []sdkmeasure.Outcome
+		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
+			var err error
+			res, err = raw.(*grpcplugin.MeasureClient).Evaluate(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != n {
+			return nil, fmt.Errorf("plug-in %s: %d outcomes for %d cases", e.p.entry.Name, len(res), n)
+		}
+		for i := range res {
+			out = append(out, outcomeFromSDK(&res[i]))
+		}
+		cases = cases[n:]
+	}
+	return out, nil
+}
+
+func caseToSDK(c *measure.Case) sdkmeasure.Case {
+	p := &c.Person
+	s := sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
+		Person: sdkmeasure.Subject{Age: p.Age, AgeMonths: p.AgeMonths, Sex: p.Sex, BirthDate: p.BirthDate, Alive: p.Alive,
+			Resident: p.Resident, OKTMO: p.OKTMO, Categories: p.Categories, DisabilityGroup: p.DisabilityGroup,
+			IncomeKopecks: p.IncomeKopecks, Working: p.Working},
+		Household: sdkmeasure.Household{Size: c.Household.Size, PerCapitaKopecks: c.Household.PerCapitaKopecks,
+			PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: make([]sdkmeasure.Member, len(c.Household.Members))},
+		Minimum: sdkmeasure.Minimums(c.Minimum),
+	}
+	for i, m := range c.Household.Members {
+		s.Household.Members[i] = sdkmeasure.Member(m)
+	}
+	if len(c.Assignments) > 0 {
+		s.Assignments = make([]sdkmeasure.Assignment, len(c.Assignments))
+		for i, a := range c.Assignments {
+			s.Assignments[i] = sdkmeasure.Assignment(a)
+		}
+	}
+	return s
+}
+
+func outcomeFromSDK(o *sdkmeasure.Outcome) measure.Outcome {
+	out := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
+		Conditions: make([]measure.ConditionResult, len(o.Conditions))}
+	if !o.Start.IsZero() {
+		out.Start = civil.Of(o.Start)
+	}
+	if !o.End.IsZero() {
+		out.End = civil.Of(o.End)
+	}
+	for i, c := range o.Conditions {
+		out.Conditions[i] = measure.ConditionResult{Name: c.Name, Held: c.Held, Explanation: measure.Text(c.Explanation)}
+	}
+	return out
+}

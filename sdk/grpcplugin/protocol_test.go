@@ -1,0 +1,129 @@
+package grpcplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// The handshake's protocol version is the N of the proto package
+// treasury.plugin.vN, in the .proto and in the generated code alike: a
+// protocol change that breaks old plug-ins cannot keep the handshake.
+func TestProtocolVersionIsTheProtoPackage(t *testing.T) {
+	src, err := os.ReadFile("../proto/treasury/plugin/v1/plugin.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^package treasury\.plugin\.v(\d+);`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("plugin.proto has no package treasury.plugin.vN")
+	}
+	want := fmt.Sprintf("treasury.plugin.v%d", ProtocolVersion)
+	if got := "treasury.plugin.v" + string(m[1]); got != want {
+		t.Fatalf("plugin.proto is %s, the handshake's ProtocolVersion says %s", got, want)
+	}
+	if got := string(pluginv1.File_treasury_plugin_v1_plugin_proto.Package()); got != want {
+		t.Fatalf("the generated code is %s, the handshake says %s", got, want)
+	}
+	if Handshake.ProtocolVersion != ProtocolVersion {
+		t.Fatalf("Handshake.ProtocolVersion %d, ProtocolVersion %d", Handshake.ProtocolVersion, ProtocolVersion)
+	}
+}
+
+// oldMeasure is a measure server generated before ValidateApplication
+// existed: it has Describe and Evaluate only, the rest UNIMPLEMENTED.
+type oldMeasure struct {
+	pluginv1.UnimplementedMeasureServer
+}
+
+func (oldMeasure) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	return &pluginv1.DescribeResponse{Code: "old"}, nil
+}
+
+func (oldMeasure) Evaluate(_ context.Context, r *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
+	out := &pluginv1.EvaluateResponse{}
+	for _, c := range r.GetCases() {
+		out.Outcomes = append(out.Outcomes, &pluginv1.Outcome{CaseId: c.GetId(), Eligible: c.GetPerson().GetAge() >= 18})
+	}
+	return out, nil
+}
+
+type oldPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (oldPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pluginv1.RegisterMeasureServer(s, oldMeasure{})
+	return nil
+}
+
+func (oldPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("server side only")
+}
+
+// An old plug-in that lacks an optional RPC keeps working: its required
+// calls answer, the optional one is sdk.ErrUnsupported.
+func TestOldPluginWithoutAnOptionalRPC(t *testing.T) {
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: oldPlugin{}})
+	defer client.Close()
+	defer server.Stop() // before the client closes: two stops race
+	m := &MeasureClient{c: pluginv1.NewMeasureClient(client.Conn)}
+	out, err := m.Evaluate(context.Background(), []measure.Case{{ID: "a", Person: measure.Subject{Age: 20}}, {ID: "b", Person: measure.Subject{Age: 10}}})
+	if err != nil || len(out) != 2 || !out[0].Eligible || out[1].Eligible {
+		t.Fatalf("%+v, %v", out, err)
+	}
+	if _, err := m.ValidateApplication(context.Background(), map[string]string{"x": "1"}); !errors.Is(err, sdk.ErrUnsupported) {
+		t.Fatalf("the optional call of an old plug-in: %v", err)
+	}
+}
+
+// A measure that does not implement the optional extra answers it
+// UNIMPLEMENTED too; one that does is called.
+type plain struct{}
+
+func (plain) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "plain"}, nil
+}
+func (plain) Evaluate(_ context.Context, cs []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cs))
+	for i, c := range cs {
+		out[i] = measure.Outcome{CaseID: c.ID}
+	}
+	return out, nil
+}
+
+type validating struct{ plain }
+
+func (validating) ValidateApplication(_ context.Context, app map[string]string) ([]measure.FieldProblem, error) {
+	if app["plan"] == "" {
+		return []measure.FieldProblem{{Field: "plan", Message: measure.Text{RU: "нужен план", EN: "a plan is required"}}}, nil
+	}
+	return nil, nil
+}
+
+func TestOptionalExtraByTypeAssertion(t *testing.T) {
+	for _, tc := range []struct {
+		impl measure.Measure
+		want error
+	}{{plain{}, sdk.ErrUnsupported}, {validating{}, nil}} {
+		client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: &MeasurePlugin{Impl: tc.impl}})
+		raw, err := client.Dispense(KindMeasure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := raw.(*MeasureClient).ValidateApplication(context.Background(), map[string]string{})
+		if !errors.Is(err, tc.want) || tc.want == nil && (len(ps) != 1 || ps[0].Field != "plan" || ps[0].Message.EN == "") {
+			t.Fatalf("%T: %+v, %v", tc.impl, ps, err)
+		}
+		server.Stop()
+		client.Close()
+	}
+}

@@ -1,0 +1,53 @@
+// Package serve is a plug-in's main: one call that serves the plug-in's
+// one interface to the platform and returns when the platform stops it.
+//
+//	func main() { serve.Measure(socialContract{}) }
+//
+// Run by hand, the binary says that it is a plug-in and exits: only the
+// platform (or sdktest) starts it.
+package serve
+
+import (
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/socialtreasury/treasury/sdk/grpcplugin"
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// MaxMessageBytes bounds a call's message: a batch of a few thousand cases
+// with their households is a few megabytes.
+const MaxMessageBytes = 64 << 20
+
+// Measure serves a measure plug-in.
+func Measure(m measure.Measure) {
+	run(grpcplugin.KindMeasure, &grpcplugin.MeasurePlugin{Impl: m})
+}
+
+func run(kind string, p plugin.Plugin) {
+	go exitWithParent(os.Getppid())
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: grpcplugin.Handshake,
+		Plugins:         plugin.PluginSet{kind: p},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))...)
+		},
+		// The host reads the plug-in's log from its stderr, as JSON.
+		Logger: hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Info, JSONFormat: true}),
+	})
+}
+
+// exitWithParent ends the plug-in when the host that started it is gone
+// (it is then a child of another process): a plug-in never outlives its
+// host, even where the kernel does not kill it along with the host.
+func exitWithParent(parent int) {
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != parent {
+			os.Exit(2)
+		}
+	}
+}
