@@ -7,5 +7,5 @@ import "embed"
 
 // Files are the regions' directories: <code>-<name>/measures/*.json.
 //
-//go:embed */measures/*.json
+//go:embed */measures/*.json */plugins.json
 var Files embed.FS

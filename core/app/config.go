@@ -73,6 +73,10 @@ type Config struct {
 	// <data-dir>/plugins); PluginCallTimeout every plug-in call's deadline.
 	PluginDir         string
 	PluginCallTimeout time.Duration
+	// DemoPluginSources is the example plug-ins' module (plugins/): the
+	// demo builds a hybrid region's plug-ins from it. Empty: the demo goes
+	// without them.
+	DemoPluginSources string
 
 	// PreviousEncryptionKeyFile unwraps (never wraps) region keys during a
 	// master key rotation (docs/personal-data.md).
@@ -122,6 +126,7 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ImportLease, "import-lease", 2*time.Minute, "an import whose runner committed nothing for this long is resumed by another runner")
 	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "Ed25519 key that signs access tokens (PKCS#8 PEM or 32-byte seed); default: generated into the data dir — replicas need one shared file")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of an access token")
+	fs.StringVar(&c.DemoPluginSources, "demo-plugins", "plugins", "the example plug-ins' module the demo builds region 16's plug-ins from (needs the Go toolchain); empty: none")
 	fs.IntVar(&c.DemoPersons, "demo-persons", 10_000, "synthetic persons in each demo region's registry (seeded once, into an empty registry)")
 	fs.StringVar(&c.DemoPassword, "demo-password", "", "password of the demo users (default: generated once and kept in the data dir)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", "", "URL of a trusted OpenID Connect issuer whose bearer tokens are accepted")

@@ -64,11 +64,18 @@ func seedRegionData(ctx context.Context, p *Platform, t tenancy.Tenant) error {
 			return err
 		}
 		for _, dir := range dirs {
+			plugins, err := seedRegionPlugins(ctx, p, t, dir)
+			if err != nil {
+				return err
+			}
 			ms, err := measure.LoadDir(p.cfg.Regions, path.Join(dir, "measures"))
 			if err != nil {
 				return err
 			}
 			for _, m := range ms {
+				if namesPlugin(m) && !plugins {
+					continue
+				}
 				if err := p.Measures.Install(ctx, m); err != nil {
 					return err
 				}
@@ -100,7 +107,9 @@ func seedRegionData(ctx context.Context, p *Platform, t tenancy.Tenant) error {
 
 // DemoInfo tells the person who started a demo what it holds.
 type DemoInfo struct {
-	Regions  []tenancy.Tenant
+	Regions []tenancy.Tenant
+	// Plugins are the plug-ins each region runs, by region code.
+	Plugins  map[string][]string
 	Password string
 	// PasswordFrom says where the password came from.
 	PasswordFrom string
@@ -111,6 +120,11 @@ func (d *DemoInfo) Print(w io.Writer, url string) {
 	fmt.Fprintln(w, "  Demo regions:")
 	for _, t := range d.Regions {
 		fmt.Fprintf(w, "    %s  %s (%s, %s)\n", t.Code, t.Name, t.Mode, t.Status)
+	}
+	for _, t := range d.Regions {
+		if ps := d.Plugins[t.Code]; len(ps) > 0 {
+			fmt.Fprintf(w, "  Region %s runs plug-ins: %s   (GET %s/api/v1/tenants/%s/plugins)\n", t.Code, strings.Join(ps, ", "), url, t.Code)
+		}
 	}
 	fmt.Fprintln(w, "  Demo users: <role>@<region> and <role>@federal, for example")
 	fmt.Fprintln(w, "    federal_admin@federal  tenant_admin@66  specialist@66  approver@16  auditor@16")
@@ -158,6 +172,16 @@ func SeedDemo(ctx context.Context, p *Platform) (*DemoInfo, error) {
 		}
 		if err := seedRegionData(tctx, p, t); err != nil {
 			return nil, fmt.Errorf("region %s: %w", t.Code, err)
+		}
+		ens, err := p.Catalog.EnabledAll(tctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, en := range ens {
+			if info.Plugins == nil {
+				info.Plugins = map[string][]string{}
+			}
+			info.Plugins[t.Code] = append(info.Plugins[t.Code], en.Name)
 		}
 		info.Regions = append(info.Regions, t)
 	}

@@ -29,6 +29,7 @@ func demoMeasuresFindBothSides(t *testing.T, d store.Dialect) {
 	const persons = 3000
 	p := apptest.NewWith(t, d, func(c *app.Config) {
 		c.Regions, c.DemoPersons = os.DirFS("../../tenants"), persons
+		c.DemoPluginSources = "../../plugins" // region 16 runs the example plug-ins
 	})
 	ctx := context.Background()
 	info, err := app.SeedDemo(ctx, p.Platform)
@@ -39,7 +40,10 @@ func demoMeasuresFindBothSides(t *testing.T, d store.Dialect) {
 	if _, err := app.SeedDemo(ctx, p.Platform); err != nil {
 		t.Fatal(err)
 	}
-	applications := map[string]map[string]string{"utility_subsidy": {"utility_costs_kopecks": "600000"}}
+	applications := map[string]map[string]string{
+		"utility_subsidy": {"utility_costs_kopecks": "600000"},
+		"social_contract": {"activity": "hard_situation", "plan": civil.Today().Time().Format("2006-01") + ":registration", "expected_income": "7000000"},
+	}
 	for _, region := range info.Regions {
 		rctx := tenancy.WithTenant(ctx, region.ID)
 		ms, err := p.Measures.List(rctx)
@@ -48,6 +52,9 @@ func demoMeasuresFindBothSides(t *testing.T, d store.Dialect) {
 		}
 		if len(ms) < 5 {
 			t.Fatalf("region %s has %d measures", region.Code, len(ms))
+		}
+		if region.Code == "16" && !slices.ContainsFunc(ms, func(m measure.Summary) bool { return m.Code == "social_contract" }) {
+			t.Fatalf("region 16 has no social contract, the measure its plug-in decides: %+v", ms)
 		}
 		for _, m := range ms {
 			res, err := p.Measures.SimulateVersion(rctx, m.Code, 1, civil.Today(), applications[m.Code], nil)

@@ -587,3 +587,6 @@ func FileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(hash.Sum(nil)), nil
 }
+
+// Catalog is the host's catalog.
+func (h *Host) Catalog() *Catalog { return h.catalog }

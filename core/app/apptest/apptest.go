@@ -73,6 +73,7 @@ func NewWith(t testing.TB, d store.Dialect, configure func(*app.Config)) *Platfo
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Plugins.Close) // the database is the environment's to close
 	for _, r := range Regions {
 		tn, err := p.Tenants.Create(ctx, r)
 		if err != nil {
