@@ -44,7 +44,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -368,10 +367,9 @@ func (p *proc) start() error {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     p.h.opts.StartTimeout,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(serve.MaxMessageBytes), grpc.MaxCallSendMsgSize(serve.MaxMessageBytes))},
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Info, Output: log.Writer(), DisableTime: true}),
-		Stderr: io.Discard,
+		GRPCDialOptions:  serve.DialOptions(),
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Info, Output: log.Writer(), DisableTime: true}),
+		Stderr:           io.Discard,
 	})
 	rpc, err := c.Client()
 	if err != nil {

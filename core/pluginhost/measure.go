@@ -47,6 +47,15 @@ type measureEvaluator struct{ p *proc }
 // process dies is sent again, whole, to the restarted process: each
 // case gets exactly one outcome.
 func (e measureEvaluator) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	return e.evaluate(ctx, cases, true)
+}
+
+// Decide is Evaluate without the explanations (runs over the registry).
+func (e measureEvaluator) Decide(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	return e.evaluate(ctx, cases, false)
+}
+
+func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, 0, len(cases))
 	for len(cases) > 0 {
 		n := min(len(cases), MaxBatch)
@@ -57,7 +66,11 @@ func (e measureEvaluator) Evaluate(ctx context.Context, cases []measure.Case) ([
 		var res []sdkmeasure.Outcome
 		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
 			var err error
-			res, err = raw.(*grpcplugin.MeasureClient).Evaluate(ctx, in)
+			if explain {
+				res, err = raw.(*grpcplugin.MeasureClient).Evaluate(ctx, in)
+			} else {
+				res, err = raw.(*grpcplugin.MeasureClient).Decide(ctx, in)
+			}
 			return err
 		})
 		if err != nil {

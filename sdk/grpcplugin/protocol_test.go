@@ -51,11 +51,14 @@ func (oldMeasure) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv
 }
 
 func (oldMeasure) Evaluate(_ context.Context, r *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	out := &pluginv1.EvaluateResponse{}
-	for _, c := range r.GetCases() {
-		out.Outcomes = append(out.Outcomes, &pluginv1.Outcome{CaseId: c.GetId(), Eligible: c.GetPerson().GetAge() >= 18})
+	c := r.GetCases()
+	n := len(c.GetId())
+	o := &pluginv1.Outcomes{CaseId: c.GetId(), Eligible: make([]bool, n), AmountKopecks: make([]int64, n), Start: make([]int32, n),
+		End: make([]int32, n), Error: make([]string, n), ConditionsEnd: make([]uint32, n)}
+	for i, age := range c.GetAge() {
+		o.Eligible[i] = age >= 18
 	}
-	return out, nil
+	return &pluginv1.EvaluateResponse{Outcomes: o}, nil
 }
 
 type oldPlugin struct{ plugin.NetRPCUnsupportedPlugin }

@@ -135,3 +135,20 @@ type ConditionResult struct {
 	Held        bool
 	Explanation Text
 }
+
+type explainKey struct{}
+
+// WithExplanations says whether the caller of Evaluate reads the
+// conditions' explanations; the SDK sets it from the host's request.
+func WithExplanations(ctx context.Context, explain bool) context.Context {
+	return context.WithValue(ctx, explainKey{}, explain)
+}
+
+// Explaining reports whether Evaluate's caller reads explanations. A
+// measure may skip writing them when it does not (a simulation over the
+// whole registry reads only whether each condition held); they are
+// dropped on the way anyway. True unless the caller said otherwise.
+func Explaining(ctx context.Context) bool {
+	e, ok := ctx.Value(explainKey{}).(bool)
+	return !ok || e
+}

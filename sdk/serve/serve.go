@@ -28,13 +28,33 @@ func Measure(m measure.Measure) {
 	run(grpcplugin.KindMeasure, &grpcplugin.MeasurePlugin{Impl: m})
 }
 
+// WindowBytes is the HTTP/2 flow-control window of a plug-in connection:
+// large enough that a batch's request and answer each cross in one round
+// trip rather than in 64 KiB steps, each waiting for a window update.
+const WindowBytes = 16 << 20
+
+// ServerOptions are the plug-in side's gRPC settings; a host dials with
+// the matching DialOptions.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.InitialWindowSize(WindowBytes), grpc.InitialConnWindowSize(WindowBytes)}
+}
+
+// DialOptions are the host side's gRPC settings for a plug-in connection.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(WindowBytes), grpc.WithInitialConnWindowSize(WindowBytes),
+	}
+}
+
 func run(kind string, p plugin.Plugin) {
 	go exitWithParent(os.Getppid())
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: grpcplugin.Handshake,
 		Plugins:         plugin.PluginSet{kind: p},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))...)
+			return grpc.NewServer(append(opts, ServerOptions()...)...)
 		},
 		// The host reads the plug-in's log from its stderr, as JSON.
 		Logger: hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Info, JSONFormat: true}),

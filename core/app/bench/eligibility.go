@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,98 +68,29 @@ func Eligibility(ctx context.Context, o EligibilityOptions, out io.Writer) (stri
 	if o.Regions == nil {
 		return "", configErrorf("no region files to take the measure from")
 	}
-	start := time.Now()
-	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
+	r, err := newMeansTest(ctx, "eligibility", o.Common, o.Persons, o.Regions, out)
 	if err != nil {
 		return "", err
 	}
-	defer s.close()
-	if _, err := seedAPI(ctx, p, randomHex(12)); err != nil {
-		return "", fmt.Errorf("setup: %w", err)
-	}
-	region, err := p.Tenants.ByCode(ctx, "01")
-	if err != nil {
-		return "", err
-	}
-	rctx := tenancy.WithTenant(ctx, region.ID)
-	ms, err := measure.LoadDir(o.Regions, "66-sverdlovsk/measures")
-	if err != nil {
-		return "", err
-	}
-	i := slices.IndexFunc(ms, func(m *measure.Measure) bool { return m.Code == eligibilityMeasure })
-	if i < 0 {
-		return "", fmt.Errorf("setup: no measure %s in 66-sverdlovsk/measures", eligibilityMeasure)
-	}
-	m := ms[i]
-	if err := p.Measures.Install(rctx, m); err != nil {
-		return "", err
-	}
-	file := filepath.Join(s.dataDir, "registry.ndjson")
-	fh, err := os.Create(file)
-	if err != nil {
-		return "", err
-	}
-	st, err := synth.Write(fh, synth.Options{Seed: o.Seed, Persons: o.Persons, RegionOKTMO: region.OKTMO, Today: eligibilityDate, FirstSNILS: 100_000_000})
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", err
-	}
-	t0 := time.Now()
-	if err := importFile(rctx, p, file, int64(st.Lines)); err != nil {
-		return "", err
-	}
-	_ = os.Remove(file)
-	imported := time.Since(t0)
-	if s.dialect == store.Postgres {
-		if err := analyze(ctx, o.DatabaseURL, s.name, "persons", "relations", "incomes", "person_categories", "disabilities"); err != nil {
-			return "", err
-		}
-	}
-	printf(out, "eligibility: %s, %d persons (%d relations, %d incomes, %d categories; imported in %s), measure %s of region 66 on %s; setup %s\n",
-		s.dialect, st.Persons, st.Relations, st.Incomes, st.Categories, imported.Round(time.Millisecond), eligibilityMeasure, eligibilityDate,
-		time.Since(start).Round(time.Millisecond))
+	defer r.s.close()
+	s, p, rctx, m := r.s, r.p, r.rctx, r.m
 
 	// Ours: the simulation job, end to end.
 	stop, err := o.profile(1)
 	if err != nil {
 		return "", err
 	}
-	t1 := time.Now()
-	sim, err := p.Measures.SubmitSimulation(rctx, eligibilityMeasure, 1, eligibilityDate, nil)
+	ours, oursSet, outcome, err := r.simulate(ctx, eligibilityMeasure, o.Log)
 	if err != nil {
 		return "", err
 	}
-	if !p.Measures.RunQueued(ctx, o.Log) {
-		return "", fmt.Errorf("the simulation did not run")
-	}
-	ours := time.Since(t1)
 	if err := stop(); err != nil {
 		return "", err
-	}
-	sim, err = p.Measures.GetSimulation(rctx, eligibilityMeasure, sim.ID)
-	if err != nil {
-		return "", err
-	}
-	if sim.Status != "done" || sim.Outcome == nil {
-		return "", fmt.Errorf("the simulation ended %s: %s", sim.Status, sim.Error)
-	}
-	var oursSet []uuid.UUID
-	for after := uuid.Nil; ; {
-		ids, err := p.Measures.SimulationEligible(rctx, sim.ID, after, 10_000)
-		if err != nil {
-			return "", err
-		}
-		if len(ids) == 0 {
-			break
-		}
-		oursSet, after = append(oursSet, ids...), ids[len(ids)-1]
 	}
 
 	// The baseline: one statement.
 	t2 := time.Now()
-	baseSet, err := baselineEligible(rctx, p, s.dialect, region, sim.Outcome.Date)
+	baseSet, err := baselineEligible(rctx, p, s.dialect, r.region, outcome.Date)
 	if err != nil {
 		return "", fmt.Errorf("baseline: %w", err)
 	}
@@ -167,7 +99,7 @@ func Eligibility(ctx context.Context, o EligibilityOptions, out io.Writer) (stri
 	slices.SortFunc(oursSet, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	same := slices.Equal(oursSet, baseSet)
 	printf(out, "ours: %d of %d persons eligible in %s (%.0f persons/s), written; baseline SQL: %d in %s; sets equal: %t\n",
-		len(oursSet), sim.Outcome.Persons, ours.Round(time.Millisecond), float64(sim.Outcome.Persons)/ours.Seconds(),
+		len(oursSet), outcome.Persons, ours.Round(time.Millisecond), float64(outcome.Persons)/ours.Seconds(),
 		len(baseSet), baseline.Round(time.Millisecond), same)
 	if !same {
 		return "", fmt.Errorf("ours and the baseline disagree: %d and %d eligible, first difference %s", len(oursSet), len(baseSet), firstDifference(oursSet, baseSet))
@@ -196,7 +128,7 @@ func Eligibility(ctx context.Context, o EligibilityOptions, out io.Writer) (stri
 	printf(out, "CEL: %d condition evaluations in %s over %d cases: %.0f/s\n", evals, evalTime.Round(time.Millisecond), len(cases), perSecond)
 
 	ratio := ours.Seconds() / baseline.Seconds()
-	l := line{{"name", "eligibility"}, {"db", string(s.dialect)}, {"persons", fmt.Sprint(sim.Outcome.Persons)},
+	l := line{{"name", "eligibility"}, {"db", string(s.dialect)}, {"persons", fmt.Sprint(outcome.Persons)},
 		{"eligible", fmt.Sprint(len(oursSet))}, {"ours_s", num(ours.Seconds())}, {"baseline_s", num(baseline.Seconds())},
 		{"ratio", num(ratio)}, {"sets_equal", fmt.Sprint(same)}, {"cel_evals_per_s", num(perSecond)},
 		{"simulation_s", num(ours.Seconds())}}
@@ -281,4 +213,105 @@ SELECT p.id FROM persons p
 			"minimum": minimum, "measure": eligibilityMeasure}).Scan(&ids).Error
 	})
 	return ids, err
+}
+
+// meansTest is a platform with region 01 holding the benchmark's measure
+// and a synthetic registry, imported and analysed.
+type meansTest struct {
+	s      *scratch
+	p      *app.Platform
+	region tenancy.Tenant
+	rctx   context.Context
+	m      *measure.Measure
+}
+
+func newMeansTest(ctx context.Context, name string, o Common, persons int, regions fs.FS, out io.Writer) (*meansTest, error) {
+	start := time.Now()
+	s, p, err := openPlatform(ctx, o.DatabaseURL, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	r := &meansTest{s: s, p: p}
+	fail := func(err error) (*meansTest, error) {
+		s.close()
+		return nil, err
+	}
+	if _, err := seedAPI(ctx, p, randomHex(12)); err != nil {
+		return fail(fmt.Errorf("setup: %w", err))
+	}
+	if r.region, err = p.Tenants.ByCode(ctx, "01"); err != nil {
+		return fail(err)
+	}
+	r.rctx = tenancy.WithTenant(ctx, r.region.ID)
+	ms, err := measure.LoadDir(regions, "66-sverdlovsk/measures")
+	if err != nil {
+		return fail(err)
+	}
+	i := slices.IndexFunc(ms, func(m *measure.Measure) bool { return m.Code == eligibilityMeasure })
+	if i < 0 {
+		return fail(fmt.Errorf("setup: no measure %s in 66-sverdlovsk/measures", eligibilityMeasure))
+	}
+	r.m = ms[i]
+	if err := p.Measures.Install(r.rctx, r.m); err != nil {
+		return fail(err)
+	}
+	file := filepath.Join(s.dataDir, "registry.ndjson")
+	fh, err := os.Create(file)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := synth.Write(fh, synth.Options{Seed: o.Seed, Persons: persons, RegionOKTMO: r.region.OKTMO, Today: eligibilityDate, FirstSNILS: 100_000_000})
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	t0 := time.Now()
+	if err := importFile(r.rctx, p, file, int64(st.Lines)); err != nil {
+		return fail(err)
+	}
+	_ = os.Remove(file)
+	imported := time.Since(t0)
+	if s.dialect == store.Postgres {
+		if err := analyze(ctx, o.DatabaseURL, s.name, "persons", "relations", "incomes", "person_categories", "disabilities"); err != nil {
+			return fail(err)
+		}
+	}
+	printf(out, "%s: %s, %d persons (%d relations, %d incomes, %d categories; imported in %s), measure %s of region 66 on %s; setup %s\n",
+		name, s.dialect, st.Persons, st.Relations, st.Incomes, st.Categories, imported.Round(time.Millisecond), eligibilityMeasure, eligibilityDate,
+		time.Since(start).Round(time.Millisecond))
+	return r, nil
+}
+
+// simulate runs a simulation job of a measure's version 1 over region 01
+// and returns its time and its eligible persons.
+func (r *meansTest) simulate(ctx context.Context, code string, log *slog.Logger) (time.Duration, []uuid.UUID, measure.SimulationResult, error) {
+	t := time.Now()
+	sim, err := r.p.Measures.SubmitSimulation(r.rctx, code, 1, eligibilityDate, nil)
+	if err != nil {
+		return 0, nil, measure.SimulationResult{}, err
+	}
+	if !r.p.Measures.RunQueued(ctx, log) {
+		return 0, nil, measure.SimulationResult{}, fmt.Errorf("the simulation did not run")
+	}
+	took := time.Since(t)
+	if sim, err = r.p.Measures.GetSimulation(r.rctx, code, sim.ID); err != nil {
+		return 0, nil, measure.SimulationResult{}, err
+	}
+	if sim.Status != "done" || sim.Outcome == nil {
+		return 0, nil, measure.SimulationResult{}, fmt.Errorf("the simulation of %s ended %s: %s", code, sim.Status, sim.Error)
+	}
+	var set []uuid.UUID
+	for after := uuid.Nil; ; {
+		ids, err := r.p.Measures.SimulationEligible(r.rctx, sim.ID, after, 10_000)
+		if err != nil {
+			return 0, nil, measure.SimulationResult{}, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		set, after = append(set, ids...), ids[len(ids)-1]
+	}
+	return took, set, *sim.Outcome, nil
 }

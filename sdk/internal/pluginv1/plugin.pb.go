@@ -144,35 +144,76 @@ func (x *Text) GetEn() string {
 	return ""
 }
 
-// Case is what one evaluation sees: the same case schema as the platform's
-// rules (docs/rules.md).
-type Case struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Date          *Date                  `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
-	Person        *Subject               `protobuf:"bytes,3,opt,name=person,proto3" json:"person,omitempty"`
-	Household     *Household             `protobuf:"bytes,4,opt,name=household,proto3" json:"household,omitempty"`
-	Minimum       *Minimums              `protobuf:"bytes,5,opt,name=minimum,proto3" json:"minimum,omitempty"`
-	Assignments   []*Assignment          `protobuf:"bytes,6,rep,name=assignments,proto3" json:"assignments,omitempty"`
-	Application   map[string]string      `protobuf:"bytes,7,rep,name=application,proto3" json:"application,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+// Cases is a batch of cases — what each evaluation sees, the case schema
+// of the platform's rules (docs/rules.md) — column by column: the i-th
+// case's values are the i-th element of each per-case column. A case's
+// household members are the members_end[i-1]..members_end[i] elements of
+// the member columns (members_end[-1] is 0), and so for every list. A
+// batch of thousands of cases then costs a few allocations a column, not
+// a dozen messages a case. Dates are YYYYMMDD numbers (20260615), 0 for
+// none.
+type Cases struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    []string               `protobuf:"bytes,1,rep,name=id,proto3" json:"id,omitempty"`
+	Date  []int32                `protobuf:"varint,2,rep,packed,name=date,proto3" json:"date,omitempty"`
+	// The subject.
+	Age             []int64  `protobuf:"varint,3,rep,packed,name=age,proto3" json:"age,omitempty"`
+	AgeMonths       []int64  `protobuf:"varint,4,rep,packed,name=age_months,json=ageMonths,proto3" json:"age_months,omitempty"`
+	Sex             []string `protobuf:"bytes,5,rep,name=sex,proto3" json:"sex,omitempty"`
+	BirthDate       []int32  `protobuf:"varint,6,rep,packed,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	Alive           []bool   `protobuf:"varint,7,rep,packed,name=alive,proto3" json:"alive,omitempty"`
+	Resident        []bool   `protobuf:"varint,8,rep,packed,name=resident,proto3" json:"resident,omitempty"`
+	Oktmo           []string `protobuf:"bytes,9,rep,name=oktmo,proto3" json:"oktmo,omitempty"`
+	CategoriesEnd   []uint32 `protobuf:"varint,10,rep,packed,name=categories_end,json=categoriesEnd,proto3" json:"categories_end,omitempty"`
+	Categories      []string `protobuf:"bytes,11,rep,name=categories,proto3" json:"categories,omitempty"`
+	DisabilityGroup []int64  `protobuf:"varint,12,rep,packed,name=disability_group,json=disabilityGroup,proto3" json:"disability_group,omitempty"`
+	IncomeKopecks   []int64  `protobuf:"varint,13,rep,packed,name=income_kopecks,json=incomeKopecks,proto3" json:"income_kopecks,omitempty"`
+	Working         []bool   `protobuf:"varint,14,rep,packed,name=working,proto3" json:"working,omitempty"`
+	// The household.
+	HouseholdSize         []int64  `protobuf:"varint,15,rep,packed,name=household_size,json=householdSize,proto3" json:"household_size,omitempty"`
+	PerCapitaIncome       []int64  `protobuf:"varint,16,rep,packed,name=per_capita_income,json=perCapitaIncome,proto3" json:"per_capita_income,omitempty"`
+	PerCapitaIncome_3M    []int64  `protobuf:"varint,17,rep,packed,name=per_capita_income_3m,json=perCapitaIncome3m,proto3" json:"per_capita_income_3m,omitempty"`
+	MembersEnd            []uint32 `protobuf:"varint,18,rep,packed,name=members_end,json=membersEnd,proto3" json:"members_end,omitempty"`
+	MemberRelation        []string `protobuf:"bytes,19,rep,name=member_relation,json=memberRelation,proto3" json:"member_relation,omitempty"`
+	MemberAge             []int64  `protobuf:"varint,20,rep,packed,name=member_age,json=memberAge,proto3" json:"member_age,omitempty"`
+	MemberAgeMonths       []int64  `protobuf:"varint,21,rep,packed,name=member_age_months,json=memberAgeMonths,proto3" json:"member_age_months,omitempty"`
+	MemberSex             []string `protobuf:"bytes,22,rep,name=member_sex,json=memberSex,proto3" json:"member_sex,omitempty"`
+	MemberBirthDate       []int32  `protobuf:"varint,23,rep,packed,name=member_birth_date,json=memberBirthDate,proto3" json:"member_birth_date,omitempty"`
+	MemberCategoriesEnd   []uint32 `protobuf:"varint,24,rep,packed,name=member_categories_end,json=memberCategoriesEnd,proto3" json:"member_categories_end,omitempty"`
+	MemberCategories      []string `protobuf:"bytes,25,rep,name=member_categories,json=memberCategories,proto3" json:"member_categories,omitempty"`
+	MemberDisabilityGroup []int64  `protobuf:"varint,26,rep,packed,name=member_disability_group,json=memberDisabilityGroup,proto3" json:"member_disability_group,omitempty"`
+	// The region's subsistence minimums.
+	MinimumPerCapita  []int64 `protobuf:"varint,27,rep,packed,name=minimum_per_capita,json=minimumPerCapita,proto3" json:"minimum_per_capita,omitempty"`
+	MinimumWorkingAge []int64 `protobuf:"varint,28,rep,packed,name=minimum_working_age,json=minimumWorkingAge,proto3" json:"minimum_working_age,omitempty"`
+	MinimumPensioners []int64 `protobuf:"varint,29,rep,packed,name=minimum_pensioners,json=minimumPensioners,proto3" json:"minimum_pensioners,omitempty"`
+	MinimumChildren   []int64 `protobuf:"varint,30,rep,packed,name=minimum_children,json=minimumChildren,proto3" json:"minimum_children,omitempty"`
+	// Measures the subject receives.
+	AssignmentsEnd    []uint32 `protobuf:"varint,31,rep,packed,name=assignments_end,json=assignmentsEnd,proto3" json:"assignments_end,omitempty"`
+	AssignmentMeasure []string `protobuf:"bytes,32,rep,name=assignment_measure,json=assignmentMeasure,proto3" json:"assignment_measure,omitempty"`
+	AssignmentStatus  []string `protobuf:"bytes,33,rep,name=assignment_status,json=assignmentStatus,proto3" json:"assignment_status,omitempty"`
+	AssignmentAmount  []int64  `protobuf:"varint,34,rep,packed,name=assignment_amount,json=assignmentAmount,proto3" json:"assignment_amount,omitempty"`
+	// The application's data, field by field.
+	ApplicationEnd   []uint32 `protobuf:"varint,35,rep,packed,name=application_end,json=applicationEnd,proto3" json:"application_end,omitempty"`
+	ApplicationKey   []string `protobuf:"bytes,36,rep,name=application_key,json=applicationKey,proto3" json:"application_key,omitempty"`
+	ApplicationValue []string `protobuf:"bytes,37,rep,name=application_value,json=applicationValue,proto3" json:"application_value,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
-func (x *Case) Reset() {
-	*x = Case{}
+func (x *Cases) Reset() {
+	*x = Cases{}
 	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Case) String() string {
+func (x *Cases) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Case) ProtoMessage() {}
+func (*Cases) ProtoMessage() {}
 
-func (x *Case) ProtoReflect() protoreflect.Message {
+func (x *Cases) ProtoReflect() protoreflect.Message {
 	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -184,562 +225,311 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Case.ProtoReflect.Descriptor instead.
-func (*Case) Descriptor() ([]byte, []int) {
+// Deprecated: Use Cases.ProtoReflect.Descriptor instead.
+func (*Cases) Descriptor() ([]byte, []int) {
 	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *Case) GetId() string {
+func (x *Cases) GetId() []string {
 	if x != nil {
 		return x.Id
 	}
-	return ""
+	return nil
 }
 
-func (x *Case) GetDate() *Date {
+func (x *Cases) GetDate() []int32 {
 	if x != nil {
 		return x.Date
 	}
 	return nil
 }
 
-func (x *Case) GetPerson() *Subject {
-	if x != nil {
-		return x.Person
-	}
-	return nil
-}
-
-func (x *Case) GetHousehold() *Household {
-	if x != nil {
-		return x.Household
-	}
-	return nil
-}
-
-func (x *Case) GetMinimum() *Minimums {
-	if x != nil {
-		return x.Minimum
-	}
-	return nil
-}
-
-func (x *Case) GetAssignments() []*Assignment {
-	if x != nil {
-		return x.Assignments
-	}
-	return nil
-}
-
-func (x *Case) GetApplication() map[string]string {
-	if x != nil {
-		return x.Application
-	}
-	return nil
-}
-
-type Subject struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Age             int64                  `protobuf:"varint,1,opt,name=age,proto3" json:"age,omitempty"`
-	AgeMonths       int64                  `protobuf:"varint,2,opt,name=age_months,json=ageMonths,proto3" json:"age_months,omitempty"`
-	Sex             string                 `protobuf:"bytes,3,opt,name=sex,proto3" json:"sex,omitempty"`
-	BirthDate       *Date                  `protobuf:"bytes,4,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
-	Alive           bool                   `protobuf:"varint,5,opt,name=alive,proto3" json:"alive,omitempty"`
-	Resident        bool                   `protobuf:"varint,6,opt,name=resident,proto3" json:"resident,omitempty"`
-	Oktmo           string                 `protobuf:"bytes,7,opt,name=oktmo,proto3" json:"oktmo,omitempty"`
-	Categories      []string               `protobuf:"bytes,8,rep,name=categories,proto3" json:"categories,omitempty"`
-	DisabilityGroup int64                  `protobuf:"varint,9,opt,name=disability_group,json=disabilityGroup,proto3" json:"disability_group,omitempty"`
-	IncomeKopecks   int64                  `protobuf:"varint,10,opt,name=income_kopecks,json=incomeKopecks,proto3" json:"income_kopecks,omitempty"`
-	Working         bool                   `protobuf:"varint,11,opt,name=working,proto3" json:"working,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
-}
-
-func (x *Subject) Reset() {
-	*x = Subject{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Subject) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Subject) ProtoMessage() {}
-
-func (x *Subject) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Subject.ProtoReflect.Descriptor instead.
-func (*Subject) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *Subject) GetAge() int64 {
+func (x *Cases) GetAge() []int64 {
 	if x != nil {
 		return x.Age
 	}
-	return 0
+	return nil
 }
 
-func (x *Subject) GetAgeMonths() int64 {
+func (x *Cases) GetAgeMonths() []int64 {
 	if x != nil {
 		return x.AgeMonths
 	}
-	return 0
+	return nil
 }
 
-func (x *Subject) GetSex() string {
+func (x *Cases) GetSex() []string {
 	if x != nil {
 		return x.Sex
 	}
-	return ""
+	return nil
 }
 
-func (x *Subject) GetBirthDate() *Date {
+func (x *Cases) GetBirthDate() []int32 {
 	if x != nil {
 		return x.BirthDate
 	}
 	return nil
 }
 
-func (x *Subject) GetAlive() bool {
+func (x *Cases) GetAlive() []bool {
 	if x != nil {
 		return x.Alive
 	}
-	return false
+	return nil
 }
 
-func (x *Subject) GetResident() bool {
+func (x *Cases) GetResident() []bool {
 	if x != nil {
 		return x.Resident
 	}
-	return false
+	return nil
 }
 
-func (x *Subject) GetOktmo() string {
+func (x *Cases) GetOktmo() []string {
 	if x != nil {
 		return x.Oktmo
 	}
-	return ""
+	return nil
 }
 
-func (x *Subject) GetCategories() []string {
+func (x *Cases) GetCategoriesEnd() []uint32 {
+	if x != nil {
+		return x.CategoriesEnd
+	}
+	return nil
+}
+
+func (x *Cases) GetCategories() []string {
 	if x != nil {
 		return x.Categories
 	}
 	return nil
 }
 
-func (x *Subject) GetDisabilityGroup() int64 {
+func (x *Cases) GetDisabilityGroup() []int64 {
 	if x != nil {
 		return x.DisabilityGroup
 	}
-	return 0
+	return nil
 }
 
-func (x *Subject) GetIncomeKopecks() int64 {
+func (x *Cases) GetIncomeKopecks() []int64 {
 	if x != nil {
 		return x.IncomeKopecks
 	}
-	return 0
+	return nil
 }
 
-func (x *Subject) GetWorking() bool {
+func (x *Cases) GetWorking() []bool {
 	if x != nil {
 		return x.Working
 	}
-	return false
+	return nil
 }
 
-type Member struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Relation        string                 `protobuf:"bytes,1,opt,name=relation,proto3" json:"relation,omitempty"`
-	Age             int64                  `protobuf:"varint,2,opt,name=age,proto3" json:"age,omitempty"`
-	AgeMonths       int64                  `protobuf:"varint,3,opt,name=age_months,json=ageMonths,proto3" json:"age_months,omitempty"`
-	Sex             string                 `protobuf:"bytes,4,opt,name=sex,proto3" json:"sex,omitempty"`
-	BirthDate       *Date                  `protobuf:"bytes,5,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
-	Categories      []string               `protobuf:"bytes,6,rep,name=categories,proto3" json:"categories,omitempty"`
-	DisabilityGroup int64                  `protobuf:"varint,7,opt,name=disability_group,json=disabilityGroup,proto3" json:"disability_group,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
-}
-
-func (x *Member) Reset() {
-	*x = Member{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Member) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Member) ProtoMessage() {}
-
-func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
+func (x *Cases) GetHouseholdSize() []int64 {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Member.ProtoReflect.Descriptor instead.
-func (*Member) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *Member) GetRelation() string {
-	if x != nil {
-		return x.Relation
-	}
-	return ""
-}
-
-func (x *Member) GetAge() int64 {
-	if x != nil {
-		return x.Age
-	}
-	return 0
-}
-
-func (x *Member) GetAgeMonths() int64 {
-	if x != nil {
-		return x.AgeMonths
-	}
-	return 0
-}
-
-func (x *Member) GetSex() string {
-	if x != nil {
-		return x.Sex
-	}
-	return ""
-}
-
-func (x *Member) GetBirthDate() *Date {
-	if x != nil {
-		return x.BirthDate
+		return x.HouseholdSize
 	}
 	return nil
 }
 
-func (x *Member) GetCategories() []string {
-	if x != nil {
-		return x.Categories
-	}
-	return nil
-}
-
-func (x *Member) GetDisabilityGroup() int64 {
-	if x != nil {
-		return x.DisabilityGroup
-	}
-	return 0
-}
-
-type Household struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	Members            []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
-	Size               int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	PerCapitaIncome    int64                  `protobuf:"varint,3,opt,name=per_capita_income,json=perCapitaIncome,proto3" json:"per_capita_income,omitempty"`
-	PerCapitaIncome_3M int64                  `protobuf:"varint,4,opt,name=per_capita_income_3m,json=perCapitaIncome3m,proto3" json:"per_capita_income_3m,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
-}
-
-func (x *Household) Reset() {
-	*x = Household{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Household) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Household) ProtoMessage() {}
-
-func (x *Household) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Household.ProtoReflect.Descriptor instead.
-func (*Household) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *Household) GetMembers() []*Member {
-	if x != nil {
-		return x.Members
-	}
-	return nil
-}
-
-func (x *Household) GetSize() int64 {
-	if x != nil {
-		return x.Size
-	}
-	return 0
-}
-
-func (x *Household) GetPerCapitaIncome() int64 {
+func (x *Cases) GetPerCapitaIncome() []int64 {
 	if x != nil {
 		return x.PerCapitaIncome
 	}
-	return 0
+	return nil
 }
 
-func (x *Household) GetPerCapitaIncome_3M() int64 {
+func (x *Cases) GetPerCapitaIncome_3M() []int64 {
 	if x != nil {
 		return x.PerCapitaIncome_3M
-	}
-	return 0
-}
-
-type Minimums struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PerCapita     int64                  `protobuf:"varint,1,opt,name=per_capita,json=perCapita,proto3" json:"per_capita,omitempty"`
-	WorkingAge    int64                  `protobuf:"varint,2,opt,name=working_age,json=workingAge,proto3" json:"working_age,omitempty"`
-	Pensioners    int64                  `protobuf:"varint,3,opt,name=pensioners,proto3" json:"pensioners,omitempty"`
-	Children      int64                  `protobuf:"varint,4,opt,name=children,proto3" json:"children,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Minimums) Reset() {
-	*x = Minimums{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Minimums) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Minimums) ProtoMessage() {}
-
-func (x *Minimums) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Minimums.ProtoReflect.Descriptor instead.
-func (*Minimums) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *Minimums) GetPerCapita() int64 {
-	if x != nil {
-		return x.PerCapita
-	}
-	return 0
-}
-
-func (x *Minimums) GetWorkingAge() int64 {
-	if x != nil {
-		return x.WorkingAge
-	}
-	return 0
-}
-
-func (x *Minimums) GetPensioners() int64 {
-	if x != nil {
-		return x.Pensioners
-	}
-	return 0
-}
-
-func (x *Minimums) GetChildren() int64 {
-	if x != nil {
-		return x.Children
-	}
-	return 0
-}
-
-type Assignment struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Measure       string                 `protobuf:"bytes,1,opt,name=measure,proto3" json:"measure,omitempty"`
-	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Assignment) Reset() {
-	*x = Assignment{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Assignment) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Assignment) ProtoMessage() {}
-
-func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
-func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *Assignment) GetMeasure() string {
-	if x != nil {
-		return x.Measure
-	}
-	return ""
-}
-
-func (x *Assignment) GetStatus() string {
-	if x != nil {
-		return x.Status
-	}
-	return ""
-}
-
-func (x *Assignment) GetAmount() int64 {
-	if x != nil {
-		return x.Amount
-	}
-	return 0
-}
-
-type ConditionResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Held          bool                   `protobuf:"varint,2,opt,name=held,proto3" json:"held,omitempty"`
-	Explanation   *Text                  `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ConditionResult) Reset() {
-	*x = ConditionResult{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ConditionResult) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConditionResult) ProtoMessage() {}
-
-func (x *ConditionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConditionResult.ProtoReflect.Descriptor instead.
-func (*ConditionResult) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *ConditionResult) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *ConditionResult) GetHeld() bool {
-	if x != nil {
-		return x.Held
-	}
-	return false
-}
-
-func (x *ConditionResult) GetExplanation() *Text {
-	if x != nil {
-		return x.Explanation
 	}
 	return nil
 }
 
-type Outcome struct {
+func (x *Cases) GetMembersEnd() []uint32 {
+	if x != nil {
+		return x.MembersEnd
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberRelation() []string {
+	if x != nil {
+		return x.MemberRelation
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberAge() []int64 {
+	if x != nil {
+		return x.MemberAge
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberAgeMonths() []int64 {
+	if x != nil {
+		return x.MemberAgeMonths
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberSex() []string {
+	if x != nil {
+		return x.MemberSex
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberBirthDate() []int32 {
+	if x != nil {
+		return x.MemberBirthDate
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberCategoriesEnd() []uint32 {
+	if x != nil {
+		return x.MemberCategoriesEnd
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberCategories() []string {
+	if x != nil {
+		return x.MemberCategories
+	}
+	return nil
+}
+
+func (x *Cases) GetMemberDisabilityGroup() []int64 {
+	if x != nil {
+		return x.MemberDisabilityGroup
+	}
+	return nil
+}
+
+func (x *Cases) GetMinimumPerCapita() []int64 {
+	if x != nil {
+		return x.MinimumPerCapita
+	}
+	return nil
+}
+
+func (x *Cases) GetMinimumWorkingAge() []int64 {
+	if x != nil {
+		return x.MinimumWorkingAge
+	}
+	return nil
+}
+
+func (x *Cases) GetMinimumPensioners() []int64 {
+	if x != nil {
+		return x.MinimumPensioners
+	}
+	return nil
+}
+
+func (x *Cases) GetMinimumChildren() []int64 {
+	if x != nil {
+		return x.MinimumChildren
+	}
+	return nil
+}
+
+func (x *Cases) GetAssignmentsEnd() []uint32 {
+	if x != nil {
+		return x.AssignmentsEnd
+	}
+	return nil
+}
+
+func (x *Cases) GetAssignmentMeasure() []string {
+	if x != nil {
+		return x.AssignmentMeasure
+	}
+	return nil
+}
+
+func (x *Cases) GetAssignmentStatus() []string {
+	if x != nil {
+		return x.AssignmentStatus
+	}
+	return nil
+}
+
+func (x *Cases) GetAssignmentAmount() []int64 {
+	if x != nil {
+		return x.AssignmentAmount
+	}
+	return nil
+}
+
+func (x *Cases) GetApplicationEnd() []uint32 {
+	if x != nil {
+		return x.ApplicationEnd
+	}
+	return nil
+}
+
+func (x *Cases) GetApplicationKey() []string {
+	if x != nil {
+		return x.ApplicationKey
+	}
+	return nil
+}
+
+func (x *Cases) GetApplicationValue() []string {
+	if x != nil {
+		return x.ApplicationValue
+	}
+	return nil
+}
+
+// Outcomes answer a batch, column by column, one a case in the order of
+// the cases. The i-th outcome's conditions are the conditions_end[i-1]..
+// conditions_end[i] elements of the condition columns; a condition is
+// named by its index in condition_names (a measure's conditions repeat
+// from case to case).
+type Outcomes struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	Eligible      bool                   `protobuf:"varint,2,opt,name=eligible,proto3" json:"eligible,omitempty"`
-	AmountKopecks int64                  `protobuf:"varint,3,opt,name=amount_kopecks,json=amountKopecks,proto3" json:"amount_kopecks,omitempty"`
-	Start         *Date                  `protobuf:"bytes,4,opt,name=start,proto3" json:"start,omitempty"`
-	End           *Date                  `protobuf:"bytes,5,opt,name=end,proto3" json:"end,omitempty"`
-	Conditions    []*ConditionResult     `protobuf:"bytes,6,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	CaseId        []string               `protobuf:"bytes,1,rep,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Eligible      []bool                 `protobuf:"varint,2,rep,packed,name=eligible,proto3" json:"eligible,omitempty"`
+	AmountKopecks []int64                `protobuf:"varint,3,rep,packed,name=amount_kopecks,json=amountKopecks,proto3" json:"amount_kopecks,omitempty"`
+	Start         []int32                `protobuf:"varint,4,rep,packed,name=start,proto3" json:"start,omitempty"`
+	End           []int32                `protobuf:"varint,5,rep,packed,name=end,proto3" json:"end,omitempty"`
 	// error: the measure could not decide this case (its data is
-	// incomplete); the outcome is then not eligible.
-	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// incomplete); the outcome is then not eligible. "" for none.
+	Error          []string `protobuf:"bytes,6,rep,name=error,proto3" json:"error,omitempty"`
+	ConditionNames []string `protobuf:"bytes,7,rep,name=condition_names,json=conditionNames,proto3" json:"condition_names,omitempty"`
+	ConditionsEnd  []uint32 `protobuf:"varint,8,rep,packed,name=conditions_end,json=conditionsEnd,proto3" json:"conditions_end,omitempty"`
+	Condition      []uint32 `protobuf:"varint,9,rep,packed,name=condition,proto3" json:"condition,omitempty"`
+	Held           []bool   `protobuf:"varint,10,rep,packed,name=held,proto3" json:"held,omitempty"`
+	// Explanations, one a condition when the request asked for them.
+	ExplanationRu []string `protobuf:"bytes,11,rep,name=explanation_ru,json=explanationRu,proto3" json:"explanation_ru,omitempty"`
+	ExplanationEn []string `protobuf:"bytes,12,rep,name=explanation_en,json=explanationEn,proto3" json:"explanation_en,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Outcome) Reset() {
-	*x = Outcome{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
+func (x *Outcomes) Reset() {
+	*x = Outcomes{}
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Outcome) String() string {
+func (x *Outcomes) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Outcome) ProtoMessage() {}
+func (*Outcomes) ProtoMessage() {}
 
-func (x *Outcome) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
+func (x *Outcomes) ProtoReflect() protoreflect.Message {
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,58 +540,93 @@ func (x *Outcome) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Outcome.ProtoReflect.Descriptor instead.
-func (*Outcome) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+// Deprecated: Use Outcomes.ProtoReflect.Descriptor instead.
+func (*Outcomes) Descriptor() ([]byte, []int) {
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *Outcome) GetCaseId() string {
+func (x *Outcomes) GetCaseId() []string {
 	if x != nil {
 		return x.CaseId
 	}
-	return ""
+	return nil
 }
 
-func (x *Outcome) GetEligible() bool {
+func (x *Outcomes) GetEligible() []bool {
 	if x != nil {
 		return x.Eligible
 	}
-	return false
+	return nil
 }
 
-func (x *Outcome) GetAmountKopecks() int64 {
+func (x *Outcomes) GetAmountKopecks() []int64 {
 	if x != nil {
 		return x.AmountKopecks
 	}
-	return 0
+	return nil
 }
 
-func (x *Outcome) GetStart() *Date {
+func (x *Outcomes) GetStart() []int32 {
 	if x != nil {
 		return x.Start
 	}
 	return nil
 }
 
-func (x *Outcome) GetEnd() *Date {
+func (x *Outcomes) GetEnd() []int32 {
 	if x != nil {
 		return x.End
 	}
 	return nil
 }
 
-func (x *Outcome) GetConditions() []*ConditionResult {
+func (x *Outcomes) GetError() []string {
 	if x != nil {
-		return x.Conditions
+		return x.Error
 	}
 	return nil
 }
 
-func (x *Outcome) GetError() string {
+func (x *Outcomes) GetConditionNames() []string {
 	if x != nil {
-		return x.Error
+		return x.ConditionNames
 	}
-	return ""
+	return nil
+}
+
+func (x *Outcomes) GetConditionsEnd() []uint32 {
+	if x != nil {
+		return x.ConditionsEnd
+	}
+	return nil
+}
+
+func (x *Outcomes) GetCondition() []uint32 {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+func (x *Outcomes) GetHeld() []bool {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *Outcomes) GetExplanationRu() []string {
+	if x != nil {
+		return x.ExplanationRu
+	}
+	return nil
+}
+
+func (x *Outcomes) GetExplanationEn() []string {
+	if x != nil {
+		return x.ExplanationEn
+	}
+	return nil
 }
 
 type ConditionInfo struct {
@@ -814,7 +639,7 @@ type ConditionInfo struct {
 
 func (x *ConditionInfo) Reset() {
 	*x = ConditionInfo{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +651,7 @@ func (x *ConditionInfo) String() string {
 func (*ConditionInfo) ProtoMessage() {}
 
 func (x *ConditionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +664,7 @@ func (x *ConditionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionInfo.ProtoReflect.Descriptor instead.
 func (*ConditionInfo) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConditionInfo) GetName() string {
@@ -864,7 +689,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +701,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +714,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 type DescribeResponse struct {
@@ -905,7 +730,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +742,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +755,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeResponse) GetCode() string {
@@ -962,15 +787,19 @@ func (x *DescribeResponse) GetNeeds() []string {
 }
 
 type EvaluateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cases         []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cases *Cases                 `protobuf:"bytes,1,opt,name=cases,proto3" json:"cases,omitempty"`
+	// explain: the host shows the outcomes to people and needs each
+	// condition's explanation; without it (a simulation over the registry)
+	// only whether each held.
+	Explain       bool `protobuf:"varint,2,opt,name=explain,proto3" json:"explain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EvaluateRequest) Reset() {
 	*x = EvaluateRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +811,7 @@ func (x *EvaluateRequest) String() string {
 func (*EvaluateRequest) ProtoMessage() {}
 
 func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,27 +824,33 @@ func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateRequest.ProtoReflect.Descriptor instead.
 func (*EvaluateRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *EvaluateRequest) GetCases() []*Case {
+func (x *EvaluateRequest) GetCases() *Cases {
 	if x != nil {
 		return x.Cases
 	}
 	return nil
 }
 
+func (x *EvaluateRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 type EvaluateResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// One outcome a case, in the order of the request's cases.
-	Outcomes      []*Outcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Outcomes      *Outcomes              `protobuf:"bytes,1,opt,name=outcomes,proto3" json:"outcomes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EvaluateResponse) Reset() {
 	*x = EvaluateResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +862,7 @@ func (x *EvaluateResponse) String() string {
 func (*EvaluateResponse) ProtoMessage() {}
 
 func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,10 +875,10 @@ func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateResponse.ProtoReflect.Descriptor instead.
 func (*EvaluateResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *EvaluateResponse) GetOutcomes() []*Outcome {
+func (x *EvaluateResponse) GetOutcomes() *Outcomes {
 	if x != nil {
 		return x.Outcomes
 	}
@@ -1059,7 +894,7 @@ type ValidateApplicationRequest struct {
 
 func (x *ValidateApplicationRequest) Reset() {
 	*x = ValidateApplicationRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +906,7 @@ func (x *ValidateApplicationRequest) String() string {
 func (*ValidateApplicationRequest) ProtoMessage() {}
 
 func (x *ValidateApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +919,7 @@ func (x *ValidateApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateApplicationRequest.ProtoReflect.Descriptor instead.
 func (*ValidateApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ValidateApplicationRequest) GetApplication() map[string]string {
@@ -1104,7 +939,7 @@ type FieldProblem struct {
 
 func (x *FieldProblem) Reset() {
 	*x = FieldProblem{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +951,7 @@ func (x *FieldProblem) String() string {
 func (*FieldProblem) ProtoMessage() {}
 
 func (x *FieldProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +964,7 @@ func (x *FieldProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldProblem.ProtoReflect.Descriptor instead.
 func (*FieldProblem) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FieldProblem) GetField() string {
@@ -1155,7 +990,7 @@ type ValidateApplicationResponse struct {
 
 func (x *ValidateApplicationResponse) Reset() {
 	*x = ValidateApplicationResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1002,7 @@ func (x *ValidateApplicationResponse) String() string {
 func (*ValidateApplicationResponse) ProtoMessage() {}
 
 func (x *ValidateApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1015,7 @@ func (x *ValidateApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateApplicationResponse.ProtoReflect.Descriptor instead.
 func (*ValidateApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ValidateApplicationResponse) GetProblems() []*FieldProblem {
@@ -1199,7 +1034,7 @@ type PersonRef struct {
 
 func (x *PersonRef) Reset() {
 	*x = PersonRef{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1046,7 @@ func (x *PersonRef) String() string {
 func (*PersonRef) ProtoMessage() {}
 
 func (x *PersonRef) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1059,7 @@ func (x *PersonRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonRef.ProtoReflect.Descriptor instead.
 func (*PersonRef) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PersonRef) GetSnils() string {
@@ -1245,7 +1080,7 @@ type Period struct {
 
 func (x *Period) Reset() {
 	*x = Period{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1092,7 @@ func (x *Period) String() string {
 func (*Period) ProtoMessage() {}
 
 func (x *Period) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1105,7 @@ func (x *Period) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Period.ProtoReflect.Descriptor instead.
 func (*Period) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Period) GetFrom() *Date {
@@ -1297,7 +1132,7 @@ type CategoryFact struct {
 
 func (x *CategoryFact) Reset() {
 	*x = CategoryFact{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1144,7 @@ func (x *CategoryFact) String() string {
 func (*CategoryFact) ProtoMessage() {}
 
 func (x *CategoryFact) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1157,7 @@ func (x *CategoryFact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryFact.ProtoReflect.Descriptor instead.
 func (*CategoryFact) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CategoryFact) GetCode() string {
@@ -1351,7 +1186,7 @@ type IncomeFact struct {
 
 func (x *IncomeFact) Reset() {
 	*x = IncomeFact{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1198,7 @@ func (x *IncomeFact) String() string {
 func (*IncomeFact) ProtoMessage() {}
 
 func (x *IncomeFact) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1211,7 @@ func (x *IncomeFact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncomeFact.ProtoReflect.Descriptor instead.
 func (*IncomeFact) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *IncomeFact) GetMonth() string {
@@ -1413,7 +1248,7 @@ type PersonFacts struct {
 
 func (x *PersonFacts) Reset() {
 	*x = PersonFacts{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1260,7 @@ func (x *PersonFacts) String() string {
 func (*PersonFacts) ProtoMessage() {}
 
 func (x *PersonFacts) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1273,7 @@ func (x *PersonFacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonFacts.ProtoReflect.Descriptor instead.
 func (*PersonFacts) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PersonFacts) GetSnils() string {
@@ -1479,7 +1314,7 @@ type FactsRequest struct {
 
 func (x *FactsRequest) Reset() {
 	*x = FactsRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1326,7 @@ func (x *FactsRequest) String() string {
 func (*FactsRequest) ProtoMessage() {}
 
 func (x *FactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1339,7 @@ func (x *FactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactsRequest.ProtoReflect.Descriptor instead.
 func (*FactsRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FactsRequest) GetPersons() []*PersonRef {
@@ -1531,7 +1366,7 @@ type FactsResponse struct {
 
 func (x *FactsResponse) Reset() {
 	*x = FactsResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1378,7 @@ func (x *FactsResponse) String() string {
 func (*FactsResponse) ProtoMessage() {}
 
 func (x *FactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1391,7 @@ func (x *FactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactsResponse.ProtoReflect.Descriptor instead.
 func (*FactsResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FactsResponse) GetPersons() []*PersonFacts {
@@ -1580,7 +1415,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1427,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1440,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Event) GetId() string {
@@ -1653,7 +1488,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1500,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1513,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EventsRequest) GetCursor() string {
@@ -1707,7 +1542,7 @@ type EventsResponse struct {
 
 func (x *EventsResponse) Reset() {
 	*x = EventsResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1554,7 @@ func (x *EventsResponse) String() string {
 func (*EventsResponse) ProtoMessage() {}
 
 func (x *EventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1567,7 @@ func (x *EventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsResponse.ProtoReflect.Descriptor instead.
 func (*EventsResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EventsResponse) GetEvents() []*Event {
@@ -1767,7 +1602,7 @@ type PaymentOrder struct {
 
 func (x *PaymentOrder) Reset() {
 	*x = PaymentOrder{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1614,7 @@ func (x *PaymentOrder) String() string {
 func (*PaymentOrder) ProtoMessage() {}
 
 func (x *PaymentOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1627,7 @@ func (x *PaymentOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentOrder.ProtoReflect.Descriptor instead.
 func (*PaymentOrder) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PaymentOrder) GetId() string {
@@ -1870,7 +1705,7 @@ type PaymentStatus struct {
 
 func (x *PaymentStatus) Reset() {
 	*x = PaymentStatus{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +1717,7 @@ func (x *PaymentStatus) String() string {
 func (*PaymentStatus) ProtoMessage() {}
 
 func (x *PaymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +1730,7 @@ func (x *PaymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentStatus.ProtoReflect.Descriptor instead.
 func (*PaymentStatus) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PaymentStatus) GetOrderId() string {
@@ -1928,7 +1763,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +1775,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +1788,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubmitRequest) GetOrders() []*PaymentOrder {
@@ -1972,7 +1807,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +1819,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +1832,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubmitResponse) GetStatuses() []*PaymentStatus {
@@ -2016,7 +1851,7 @@ type StatusesRequest struct {
 
 func (x *StatusesRequest) Reset() {
 	*x = StatusesRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +1863,7 @@ func (x *StatusesRequest) String() string {
 func (*StatusesRequest) ProtoMessage() {}
 
 func (x *StatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +1876,7 @@ func (x *StatusesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusesRequest.ProtoReflect.Descriptor instead.
 func (*StatusesRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatusesRequest) GetOrderIds() []string {
@@ -2060,7 +1895,7 @@ type StatusesResponse struct {
 
 func (x *StatusesResponse) Reset() {
 	*x = StatusesResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +1907,7 @@ func (x *StatusesResponse) String() string {
 func (*StatusesResponse) ProtoMessage() {}
 
 func (x *StatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +1920,7 @@ func (x *StatusesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusesResponse.ProtoReflect.Descriptor instead.
 func (*StatusesResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatusesResponse) GetStatuses() []*PaymentStatus {
@@ -2110,7 +1945,7 @@ type Notice struct {
 
 func (x *Notice) Reset() {
 	*x = Notice{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +1957,7 @@ func (x *Notice) String() string {
 func (*Notice) ProtoMessage() {}
 
 func (x *Notice) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +1970,7 @@ func (x *Notice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notice.ProtoReflect.Descriptor instead.
 func (*Notice) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Notice) GetId() string {
@@ -2192,7 +2027,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2039,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2052,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Delivery) GetNoticeId() string {
@@ -2250,7 +2085,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2097,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2110,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeliverRequest) GetNotices() []*Notice {
@@ -2294,7 +2129,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2141,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2154,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeliverResponse) GetDeliveries() []*Delivery {
@@ -2340,80 +2175,68 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\"&\n" +
 	"\x04Text\x12\x0e\n" +
 	"\x02ru\x18\x01 \x01(\tR\x02ru\x12\x0e\n" +
-	"\x02en\x18\x02 \x01(\tR\x02en\"\xbd\x03\n" +
-	"\x04Case\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
-	"\x04date\x18\x02 \x01(\v2\x18.treasury.plugin.v1.DateR\x04date\x123\n" +
-	"\x06person\x18\x03 \x01(\v2\x1b.treasury.plugin.v1.SubjectR\x06person\x12;\n" +
-	"\thousehold\x18\x04 \x01(\v2\x1d.treasury.plugin.v1.HouseholdR\thousehold\x126\n" +
-	"\aminimum\x18\x05 \x01(\v2\x1c.treasury.plugin.v1.MinimumsR\aminimum\x12@\n" +
-	"\vassignments\x18\x06 \x03(\v2\x1e.treasury.plugin.v1.AssignmentR\vassignments\x12K\n" +
-	"\vapplication\x18\a \x03(\v2).treasury.plugin.v1.Case.ApplicationEntryR\vapplication\x1a>\n" +
-	"\x10ApplicationEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd9\x02\n" +
-	"\aSubject\x12\x10\n" +
-	"\x03age\x18\x01 \x01(\x03R\x03age\x12\x1d\n" +
+	"\x02en\x18\x02 \x01(\tR\x02en\"\xee\n" +
 	"\n" +
-	"age_months\x18\x02 \x01(\x03R\tageMonths\x12\x10\n" +
-	"\x03sex\x18\x03 \x01(\tR\x03sex\x127\n" +
+	"\x05Cases\x12\x0e\n" +
+	"\x02id\x18\x01 \x03(\tR\x02id\x12\x12\n" +
+	"\x04date\x18\x02 \x03(\x05R\x04date\x12\x10\n" +
+	"\x03age\x18\x03 \x03(\x03R\x03age\x12\x1d\n" +
 	"\n" +
-	"birth_date\x18\x04 \x01(\v2\x18.treasury.plugin.v1.DateR\tbirthDate\x12\x14\n" +
-	"\x05alive\x18\x05 \x01(\bR\x05alive\x12\x1a\n" +
-	"\bresident\x18\x06 \x01(\bR\bresident\x12\x14\n" +
-	"\x05oktmo\x18\a \x01(\tR\x05oktmo\x12\x1e\n" +
+	"age_months\x18\x04 \x03(\x03R\tageMonths\x12\x10\n" +
+	"\x03sex\x18\x05 \x03(\tR\x03sex\x12\x1d\n" +
 	"\n" +
-	"categories\x18\b \x03(\tR\n" +
+	"birth_date\x18\x06 \x03(\x05R\tbirthDate\x12\x14\n" +
+	"\x05alive\x18\a \x03(\bR\x05alive\x12\x1a\n" +
+	"\bresident\x18\b \x03(\bR\bresident\x12\x14\n" +
+	"\x05oktmo\x18\t \x03(\tR\x05oktmo\x12%\n" +
+	"\x0ecategories_end\x18\n" +
+	" \x03(\rR\rcategoriesEnd\x12\x1e\n" +
+	"\n" +
+	"categories\x18\v \x03(\tR\n" +
 	"categories\x12)\n" +
-	"\x10disability_group\x18\t \x01(\x03R\x0fdisabilityGroup\x12%\n" +
-	"\x0eincome_kopecks\x18\n" +
-	" \x01(\x03R\rincomeKopecks\x12\x18\n" +
-	"\aworking\x18\v \x01(\bR\aworking\"\xeb\x01\n" +
-	"\x06Member\x12\x1a\n" +
-	"\brelation\x18\x01 \x01(\tR\brelation\x12\x10\n" +
-	"\x03age\x18\x02 \x01(\x03R\x03age\x12\x1d\n" +
+	"\x10disability_group\x18\f \x03(\x03R\x0fdisabilityGroup\x12%\n" +
+	"\x0eincome_kopecks\x18\r \x03(\x03R\rincomeKopecks\x12\x18\n" +
+	"\aworking\x18\x0e \x03(\bR\aworking\x12%\n" +
+	"\x0ehousehold_size\x18\x0f \x03(\x03R\rhouseholdSize\x12*\n" +
+	"\x11per_capita_income\x18\x10 \x03(\x03R\x0fperCapitaIncome\x12/\n" +
+	"\x14per_capita_income_3m\x18\x11 \x03(\x03R\x11perCapitaIncome3m\x12\x1f\n" +
+	"\vmembers_end\x18\x12 \x03(\rR\n" +
+	"membersEnd\x12'\n" +
+	"\x0fmember_relation\x18\x13 \x03(\tR\x0ememberRelation\x12\x1d\n" +
 	"\n" +
-	"age_months\x18\x03 \x01(\x03R\tageMonths\x12\x10\n" +
-	"\x03sex\x18\x04 \x01(\tR\x03sex\x127\n" +
+	"member_age\x18\x14 \x03(\x03R\tmemberAge\x12*\n" +
+	"\x11member_age_months\x18\x15 \x03(\x03R\x0fmemberAgeMonths\x12\x1d\n" +
 	"\n" +
-	"birth_date\x18\x05 \x01(\v2\x18.treasury.plugin.v1.DateR\tbirthDate\x12\x1e\n" +
-	"\n" +
-	"categories\x18\x06 \x03(\tR\n" +
-	"categories\x12)\n" +
-	"\x10disability_group\x18\a \x01(\x03R\x0fdisabilityGroup\"\xb2\x01\n" +
-	"\tHousehold\x124\n" +
-	"\amembers\x18\x01 \x03(\v2\x1a.treasury.plugin.v1.MemberR\amembers\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x03R\x04size\x12*\n" +
-	"\x11per_capita_income\x18\x03 \x01(\x03R\x0fperCapitaIncome\x12/\n" +
-	"\x14per_capita_income_3m\x18\x04 \x01(\x03R\x11perCapitaIncome3m\"\x86\x01\n" +
-	"\bMinimums\x12\x1d\n" +
-	"\n" +
-	"per_capita\x18\x01 \x01(\x03R\tperCapita\x12\x1f\n" +
-	"\vworking_age\x18\x02 \x01(\x03R\n" +
-	"workingAge\x12\x1e\n" +
-	"\n" +
-	"pensioners\x18\x03 \x01(\x03R\n" +
-	"pensioners\x12\x1a\n" +
-	"\bchildren\x18\x04 \x01(\x03R\bchildren\"V\n" +
-	"\n" +
-	"Assignment\x12\x18\n" +
-	"\ameasure\x18\x01 \x01(\tR\ameasure\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
-	"\x06amount\x18\x03 \x01(\x03R\x06amount\"u\n" +
-	"\x0fConditionResult\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04held\x18\x02 \x01(\bR\x04held\x12:\n" +
-	"\vexplanation\x18\x03 \x01(\v2\x18.treasury.plugin.v1.TextR\vexplanation\"\x9c\x02\n" +
-	"\aOutcome\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1a\n" +
-	"\beligible\x18\x02 \x01(\bR\beligible\x12%\n" +
-	"\x0eamount_kopecks\x18\x03 \x01(\x03R\ramountKopecks\x12.\n" +
-	"\x05start\x18\x04 \x01(\v2\x18.treasury.plugin.v1.DateR\x05start\x12*\n" +
-	"\x03end\x18\x05 \x01(\v2\x18.treasury.plugin.v1.DateR\x03end\x12C\n" +
-	"\n" +
-	"conditions\x18\x06 \x03(\v2#.treasury.plugin.v1.ConditionResultR\n" +
-	"conditions\x12\x14\n" +
-	"\x05error\x18\a \x01(\tR\x05error\"S\n" +
+	"member_sex\x18\x16 \x03(\tR\tmemberSex\x12*\n" +
+	"\x11member_birth_date\x18\x17 \x03(\x05R\x0fmemberBirthDate\x122\n" +
+	"\x15member_categories_end\x18\x18 \x03(\rR\x13memberCategoriesEnd\x12+\n" +
+	"\x11member_categories\x18\x19 \x03(\tR\x10memberCategories\x126\n" +
+	"\x17member_disability_group\x18\x1a \x03(\x03R\x15memberDisabilityGroup\x12,\n" +
+	"\x12minimum_per_capita\x18\x1b \x03(\x03R\x10minimumPerCapita\x12.\n" +
+	"\x13minimum_working_age\x18\x1c \x03(\x03R\x11minimumWorkingAge\x12-\n" +
+	"\x12minimum_pensioners\x18\x1d \x03(\x03R\x11minimumPensioners\x12)\n" +
+	"\x10minimum_children\x18\x1e \x03(\x03R\x0fminimumChildren\x12'\n" +
+	"\x0fassignments_end\x18\x1f \x03(\rR\x0eassignmentsEnd\x12-\n" +
+	"\x12assignment_measure\x18  \x03(\tR\x11assignmentMeasure\x12+\n" +
+	"\x11assignment_status\x18! \x03(\tR\x10assignmentStatus\x12+\n" +
+	"\x11assignment_amount\x18\" \x03(\x03R\x10assignmentAmount\x12'\n" +
+	"\x0fapplication_end\x18# \x03(\rR\x0eapplicationEnd\x12'\n" +
+	"\x0fapplication_key\x18$ \x03(\tR\x0eapplicationKey\x12+\n" +
+	"\x11application_value\x18% \x03(\tR\x10applicationValue\"\xf4\x02\n" +
+	"\bOutcomes\x12\x17\n" +
+	"\acase_id\x18\x01 \x03(\tR\x06caseId\x12\x1a\n" +
+	"\beligible\x18\x02 \x03(\bR\beligible\x12%\n" +
+	"\x0eamount_kopecks\x18\x03 \x03(\x03R\ramountKopecks\x12\x14\n" +
+	"\x05start\x18\x04 \x03(\x05R\x05start\x12\x10\n" +
+	"\x03end\x18\x05 \x03(\x05R\x03end\x12\x14\n" +
+	"\x05error\x18\x06 \x03(\tR\x05error\x12'\n" +
+	"\x0fcondition_names\x18\a \x03(\tR\x0econditionNames\x12%\n" +
+	"\x0econditions_end\x18\b \x03(\rR\rconditionsEnd\x12\x1c\n" +
+	"\tcondition\x18\t \x03(\rR\tcondition\x12\x12\n" +
+	"\x04held\x18\n" +
+	" \x03(\bR\x04held\x12%\n" +
+	"\x0eexplanation_ru\x18\v \x03(\tR\rexplanationRu\x12%\n" +
+	"\x0eexplanation_en\x18\f \x03(\tR\rexplanationEn\"S\n" +
 	"\rConditionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05title\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x05title\"\x11\n" +
@@ -2424,11 +2247,12 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x03 \x03(\v2!.treasury.plugin.v1.ConditionInfoR\n" +
 	"conditions\x12\x14\n" +
-	"\x05needs\x18\x04 \x03(\tR\x05needs\"A\n" +
-	"\x0fEvaluateRequest\x12.\n" +
-	"\x05cases\x18\x01 \x03(\v2\x18.treasury.plugin.v1.CaseR\x05cases\"K\n" +
-	"\x10EvaluateResponse\x127\n" +
-	"\boutcomes\x18\x01 \x03(\v2\x1b.treasury.plugin.v1.OutcomeR\boutcomes\"\xbf\x01\n" +
+	"\x05needs\x18\x04 \x03(\tR\x05needs\"\\\n" +
+	"\x0fEvaluateRequest\x12/\n" +
+	"\x05cases\x18\x01 \x01(\v2\x19.treasury.plugin.v1.CasesR\x05cases\x12\x18\n" +
+	"\aexplain\x18\x02 \x01(\bR\aexplain\"L\n" +
+	"\x10EvaluateResponse\x128\n" +
+	"\boutcomes\x18\x01 \x01(\v2\x1c.treasury.plugin.v1.OutcomesR\boutcomes\"\xbf\x01\n" +
 	"\x1aValidateApplicationRequest\x12a\n" +
 	"\vapplication\x18\x01 \x03(\v2?.treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntryR\vapplication\x1a>\n" +
 	"\x10ApplicationEntry\x12\x10\n" +
@@ -2547,112 +2371,92 @@ func file_treasury_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_treasury_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_treasury_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_treasury_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_treasury_plugin_v1_plugin_proto_goTypes = []any{
 	(*Date)(nil),                        // 0: treasury.plugin.v1.Date
 	(*Text)(nil),                        // 1: treasury.plugin.v1.Text
-	(*Case)(nil),                        // 2: treasury.plugin.v1.Case
-	(*Subject)(nil),                     // 3: treasury.plugin.v1.Subject
-	(*Member)(nil),                      // 4: treasury.plugin.v1.Member
-	(*Household)(nil),                   // 5: treasury.plugin.v1.Household
-	(*Minimums)(nil),                    // 6: treasury.plugin.v1.Minimums
-	(*Assignment)(nil),                  // 7: treasury.plugin.v1.Assignment
-	(*ConditionResult)(nil),             // 8: treasury.plugin.v1.ConditionResult
-	(*Outcome)(nil),                     // 9: treasury.plugin.v1.Outcome
-	(*ConditionInfo)(nil),               // 10: treasury.plugin.v1.ConditionInfo
-	(*DescribeRequest)(nil),             // 11: treasury.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),            // 12: treasury.plugin.v1.DescribeResponse
-	(*EvaluateRequest)(nil),             // 13: treasury.plugin.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),            // 14: treasury.plugin.v1.EvaluateResponse
-	(*ValidateApplicationRequest)(nil),  // 15: treasury.plugin.v1.ValidateApplicationRequest
-	(*FieldProblem)(nil),                // 16: treasury.plugin.v1.FieldProblem
-	(*ValidateApplicationResponse)(nil), // 17: treasury.plugin.v1.ValidateApplicationResponse
-	(*PersonRef)(nil),                   // 18: treasury.plugin.v1.PersonRef
-	(*Period)(nil),                      // 19: treasury.plugin.v1.Period
-	(*CategoryFact)(nil),                // 20: treasury.plugin.v1.CategoryFact
-	(*IncomeFact)(nil),                  // 21: treasury.plugin.v1.IncomeFact
-	(*PersonFacts)(nil),                 // 22: treasury.plugin.v1.PersonFacts
-	(*FactsRequest)(nil),                // 23: treasury.plugin.v1.FactsRequest
-	(*FactsResponse)(nil),               // 24: treasury.plugin.v1.FactsResponse
-	(*Event)(nil),                       // 25: treasury.plugin.v1.Event
-	(*EventsRequest)(nil),               // 26: treasury.plugin.v1.EventsRequest
-	(*EventsResponse)(nil),              // 27: treasury.plugin.v1.EventsResponse
-	(*PaymentOrder)(nil),                // 28: treasury.plugin.v1.PaymentOrder
-	(*PaymentStatus)(nil),               // 29: treasury.plugin.v1.PaymentStatus
-	(*SubmitRequest)(nil),               // 30: treasury.plugin.v1.SubmitRequest
-	(*SubmitResponse)(nil),              // 31: treasury.plugin.v1.SubmitResponse
-	(*StatusesRequest)(nil),             // 32: treasury.plugin.v1.StatusesRequest
-	(*StatusesResponse)(nil),            // 33: treasury.plugin.v1.StatusesResponse
-	(*Notice)(nil),                      // 34: treasury.plugin.v1.Notice
-	(*Delivery)(nil),                    // 35: treasury.plugin.v1.Delivery
-	(*DeliverRequest)(nil),              // 36: treasury.plugin.v1.DeliverRequest
-	(*DeliverResponse)(nil),             // 37: treasury.plugin.v1.DeliverResponse
-	nil,                                 // 38: treasury.plugin.v1.Case.ApplicationEntry
-	nil,                                 // 39: treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
-	nil,                                 // 40: treasury.plugin.v1.Event.AttributesEntry
+	(*Cases)(nil),                       // 2: treasury.plugin.v1.Cases
+	(*Outcomes)(nil),                    // 3: treasury.plugin.v1.Outcomes
+	(*ConditionInfo)(nil),               // 4: treasury.plugin.v1.ConditionInfo
+	(*DescribeRequest)(nil),             // 5: treasury.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),            // 6: treasury.plugin.v1.DescribeResponse
+	(*EvaluateRequest)(nil),             // 7: treasury.plugin.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),            // 8: treasury.plugin.v1.EvaluateResponse
+	(*ValidateApplicationRequest)(nil),  // 9: treasury.plugin.v1.ValidateApplicationRequest
+	(*FieldProblem)(nil),                // 10: treasury.plugin.v1.FieldProblem
+	(*ValidateApplicationResponse)(nil), // 11: treasury.plugin.v1.ValidateApplicationResponse
+	(*PersonRef)(nil),                   // 12: treasury.plugin.v1.PersonRef
+	(*Period)(nil),                      // 13: treasury.plugin.v1.Period
+	(*CategoryFact)(nil),                // 14: treasury.plugin.v1.CategoryFact
+	(*IncomeFact)(nil),                  // 15: treasury.plugin.v1.IncomeFact
+	(*PersonFacts)(nil),                 // 16: treasury.plugin.v1.PersonFacts
+	(*FactsRequest)(nil),                // 17: treasury.plugin.v1.FactsRequest
+	(*FactsResponse)(nil),               // 18: treasury.plugin.v1.FactsResponse
+	(*Event)(nil),                       // 19: treasury.plugin.v1.Event
+	(*EventsRequest)(nil),               // 20: treasury.plugin.v1.EventsRequest
+	(*EventsResponse)(nil),              // 21: treasury.plugin.v1.EventsResponse
+	(*PaymentOrder)(nil),                // 22: treasury.plugin.v1.PaymentOrder
+	(*PaymentStatus)(nil),               // 23: treasury.plugin.v1.PaymentStatus
+	(*SubmitRequest)(nil),               // 24: treasury.plugin.v1.SubmitRequest
+	(*SubmitResponse)(nil),              // 25: treasury.plugin.v1.SubmitResponse
+	(*StatusesRequest)(nil),             // 26: treasury.plugin.v1.StatusesRequest
+	(*StatusesResponse)(nil),            // 27: treasury.plugin.v1.StatusesResponse
+	(*Notice)(nil),                      // 28: treasury.plugin.v1.Notice
+	(*Delivery)(nil),                    // 29: treasury.plugin.v1.Delivery
+	(*DeliverRequest)(nil),              // 30: treasury.plugin.v1.DeliverRequest
+	(*DeliverResponse)(nil),             // 31: treasury.plugin.v1.DeliverResponse
+	nil,                                 // 32: treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
+	nil,                                 // 33: treasury.plugin.v1.Event.AttributesEntry
 }
 var file_treasury_plugin_v1_plugin_proto_depIdxs = []int32{
-	0,  // 0: treasury.plugin.v1.Case.date:type_name -> treasury.plugin.v1.Date
-	3,  // 1: treasury.plugin.v1.Case.person:type_name -> treasury.plugin.v1.Subject
-	5,  // 2: treasury.plugin.v1.Case.household:type_name -> treasury.plugin.v1.Household
-	6,  // 3: treasury.plugin.v1.Case.minimum:type_name -> treasury.plugin.v1.Minimums
-	7,  // 4: treasury.plugin.v1.Case.assignments:type_name -> treasury.plugin.v1.Assignment
-	38, // 5: treasury.plugin.v1.Case.application:type_name -> treasury.plugin.v1.Case.ApplicationEntry
-	0,  // 6: treasury.plugin.v1.Subject.birth_date:type_name -> treasury.plugin.v1.Date
-	0,  // 7: treasury.plugin.v1.Member.birth_date:type_name -> treasury.plugin.v1.Date
-	4,  // 8: treasury.plugin.v1.Household.members:type_name -> treasury.plugin.v1.Member
-	1,  // 9: treasury.plugin.v1.ConditionResult.explanation:type_name -> treasury.plugin.v1.Text
-	0,  // 10: treasury.plugin.v1.Outcome.start:type_name -> treasury.plugin.v1.Date
-	0,  // 11: treasury.plugin.v1.Outcome.end:type_name -> treasury.plugin.v1.Date
-	8,  // 12: treasury.plugin.v1.Outcome.conditions:type_name -> treasury.plugin.v1.ConditionResult
-	1,  // 13: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
-	1,  // 14: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
-	10, // 15: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
-	2,  // 16: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Case
-	9,  // 17: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcome
-	39, // 18: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
-	1,  // 19: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
-	16, // 20: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
-	0,  // 21: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
-	0,  // 22: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
-	19, // 23: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
-	20, // 24: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
-	21, // 25: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
-	18, // 26: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
-	0,  // 27: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
-	22, // 28: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
-	0,  // 29: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
-	40, // 30: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
-	25, // 31: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
-	19, // 32: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
-	28, // 33: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
-	29, // 34: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	29, // 35: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	1,  // 36: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
-	1,  // 37: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
-	34, // 38: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
-	35, // 39: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
-	11, // 40: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
-	13, // 41: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
-	15, // 42: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
-	23, // 43: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
-	26, // 44: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
-	30, // 45: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
-	32, // 46: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
-	36, // 47: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
-	12, // 48: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
-	14, // 49: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
-	17, // 50: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
-	24, // 51: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
-	27, // 52: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
-	31, // 53: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
-	33, // 54: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
-	37, // 55: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
-	48, // [48:56] is the sub-list for method output_type
-	40, // [40:48] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	1,  // 0: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
+	1,  // 1: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
+	4,  // 2: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
+	2,  // 3: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Cases
+	3,  // 4: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcomes
+	32, // 5: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
+	1,  // 6: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
+	10, // 7: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
+	0,  // 8: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
+	0,  // 9: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
+	13, // 10: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
+	14, // 11: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
+	15, // 12: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
+	12, // 13: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
+	0,  // 14: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
+	16, // 15: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
+	0,  // 16: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
+	33, // 17: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
+	19, // 18: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
+	13, // 19: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
+	22, // 20: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
+	23, // 21: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	23, // 22: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	1,  // 23: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
+	1,  // 24: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
+	28, // 25: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
+	29, // 26: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
+	5,  // 27: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
+	7,  // 28: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
+	9,  // 29: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
+	17, // 30: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
+	20, // 31: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
+	24, // 32: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
+	26, // 33: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
+	30, // 34: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
+	6,  // 35: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
+	8,  // 36: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
+	11, // 37: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
+	18, // 38: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
+	21, // 39: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
+	25, // 40: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
+	27, // 41: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
+	31, // 42: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_treasury_plugin_v1_plugin_proto_init() }
@@ -2666,7 +2470,7 @@ func file_treasury_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_treasury_plugin_v1_plugin_proto_rawDesc), len(file_treasury_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

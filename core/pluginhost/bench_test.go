@@ -1,0 +1,29 @@
+package pluginhost_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/socialtreasury/treasury/core/measure/measuretest"
+	"github.com/socialtreasury/treasury/core/store"
+)
+
+// BenchmarkEvaluate is a call through the host to a running plug-in
+// process: one case, and a batch of 1,000.
+func BenchmarkEvaluate(b *testing.B) {
+	f := newFixture(b, store.SQLite, fast())
+	ev := f.enable(b, "66", "contract", map[string]any{})
+	for _, n := range []int{1, 1000} {
+		cases := measuretest.Cases(n)
+		if _, err := ev.Evaluate(context.Background(), cases); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(map[int]string{1: "one", 1000: "batch1000"}[n], func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ev.Evaluate(context.Background(), cases); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+type lowIncomeChild struct{}
+
+var conditions = []measure.ConditionInfo{
+	{Name: "resident", Title: measure.Text{RU: "Проживает в Свердловской области", EN: "Lives in the Sverdlovsk region"}},
+	{Name: "adult", Title: measure.Text{RU: "Заявитель совершеннолетний", EN: "The recipient is an adult"}},
+	{Name: "child_under_three", Title: measure.Text{RU: "В семье есть ребёнок до трёх лет", EN: "A child under three in the household"}},
+	{Name: "low_income_category", Title: measure.Text{RU: "Семья признана малоимущей", EN: "The family is recognised as low-income"}},
+	{Name: "income_below_minimum", Title: measure.Text{RU: "Доход на человека ниже прожиточного минимума", EN: "Per-capita income below the subsistence minimum"}},
+	{Name: "not_yet_assigned", Title: measure.Text{RU: "Выплата ещё не назначена", EN: "Not yet receiving the allowance"}},
+}
+
+func (lowIncomeChild) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "low_income_child",
+		Name:       measure.Text{RU: "Ежемесячная выплата малоимущим семьям на ребёнка до трёх лет", EN: "Monthly allowance to low-income families for a child under three"},
+		Conditions: conditions, Needs: []string{"registry.persons", "registry.relations", "registry.incomes", "registry.categories", "assignments"}}, nil
+}
+
+func (lowIncomeChild) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cases))
+	for i := range cases {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		out[i] = decide(&cases[i])
+	}
+	return out, nil
+}
+
+func decide(c *measure.Case) measure.Outcome {
+	under3 := int64(0)
+	for _, m := range c.Household.Members {
+		if m.Relation == "child" && m.Age < 3 {
+			under3++
+		}
+	}
+	assigned := slices.ContainsFunc(c.Assignments, func(a measure.Assignment) bool {
+		return a.Measure == "low_income_child" && a.Status == "active"
+	})
+	held := []struct {
+		ok     bool
+		ru, en string
+	}{
+		{c.Person.Resident, "адрес регистрации (ОКТМО " + c.Person.OKTMO + ") не в Свердловской области",
+			"the registered address (OKTMO " + c.Person.OKTMO + ") is not in the Sverdlovsk region"},
+		{c.Person.Age >= 18, fmt.Sprintf("возраст %d лет, нужно 18 или больше", c.Person.Age), fmt.Sprintf("age %d, 18 or more is required", c.Person.Age)},
+		{under3 > 0, "в семье нет ребёнка младше трёх лет", "no child under three in the household"},
+		{slices.Contains(c.Person.Categories, "low_income"), "семья не признана малоимущей", "the family is not recognised as low-income"},
+		{c.Household.PerCapitaKopecks < c.Minimum.PerCapita,
+			fmt.Sprintf("доход на человека %s не ниже прожиточного минимума %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)),
+			fmt.Sprintf("per-capita income %s is not below the subsistence minimum %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita))},
+		{!assigned, "выплата уже назначена", "the allowance is already assigned"},
+	}
+	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]measure.ConditionResult, len(held))}
+	for i, h := range held {
+		o.Conditions[i] = measure.ConditionResult{Name: conditions[i].Name, Held: h.ok, Explanation: conditions[i].Title}
+		if !h.ok {
+			o.Eligible = false
+			o.Conditions[i].Explanation = measure.Text{RU: h.ru, EN: h.en}
+		}
+	}
+	if o.Eligible {
+		o.AmountKopecks = c.Minimum.Children * under3
+		o.Start, o.End = c.Date, c.Date.AddDate(0, 12, 0)
+	}
+	return o
+}
+
+// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽".
+func rub(k int64) string {
+	sign := ""
+	if k < 0 {
+		sign, k = "-", -k
+	}
+	s := fmt.Sprint(k / 100)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return fmt.Sprintf("%s%s,%02d ₽", sign, s, k%100)
+}

@@ -1,0 +1,161 @@
+package grpcplugin
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// mixedCases vary every list's length, zero included, so that a column's
+// ends are tested where they matter.
+func mixedCases() []measure.Case {
+	cs := benchCases(7)
+	cs[1].Household.Members = nil
+	cs[2].Person.Categories = []string{"veteran", "low_income", "large_family"}
+	cs[3].Assignments = []measure.Assignment{{Measure: "a", Status: "active", AmountKopecks: 5}, {Measure: "b", Status: "suspended"}}
+	cs[4].Application = map[string]string{"plan": "2026-07:training", "activity": "job_search"}
+	cs[5].Household.Members[2].Categories = []string{"disabled_child"}
+	cs[6].Date, cs[6].Person.BirthDate = time.Time{}, time.Time{}
+	return cs
+}
+
+// normal is a case as it comes out of columns: empty lists where nil.
+func normal(c measure.Case) measure.Case {
+	if c.Person.Categories == nil {
+		c.Person.Categories = []string{}
+	}
+	if c.Household.Members == nil {
+		c.Household.Members = []measure.Member{}
+	}
+	for i := range c.Household.Members {
+		if c.Household.Members[i].Categories == nil {
+			c.Household.Members[i].Categories = []string{}
+		}
+	}
+	return c
+}
+
+func TestCasesCrossAsTheyAre(t *testing.T) {
+	cs := mixedCases()
+	b, err := proto.Marshal(casesTo(cs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire pluginv1.Cases
+	if err := proto.Unmarshal(b, &wire); err != nil {
+		t.Fatal(err)
+	}
+	got, err := casesFrom(&wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cs {
+		want := normal(cs[i])
+		g := normal(got[i])
+		if !reflect.DeepEqual(g, want) {
+			t.Fatalf("case %d:\n%+v\nwant\n%+v", i, g, want)
+		}
+	}
+}
+
+func TestOutcomesCrossAsTheyAre(t *testing.T) {
+	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	outs := []measure.Outcome{
+		{CaseID: "a", Eligible: true, AmountKopecks: 100, Start: d, End: d.AddDate(1, 0, 0),
+			Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "да", EN: "yes"}}, {Name: "y", Held: true}}},
+		{CaseID: "b", Error: "no data", Conditions: []measure.ConditionResult{}},
+		{CaseID: "c", Conditions: []measure.ConditionResult{{Name: "y", Held: false, Explanation: measure.Text{RU: "нет", EN: "no"}}}},
+	}
+	for _, explain := range []bool{true, false} {
+		got, err := outcomesFrom(outcomesTo(outs, explain), len(outs), explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range outs {
+			want := o
+			want.Conditions = append([]measure.ConditionResult{}, o.Conditions...)
+			if !explain {
+				for k := range want.Conditions {
+					want.Conditions[k].Explanation = measure.Text{}
+				}
+			}
+			if !reflect.DeepEqual(got[i], want) {
+				t.Fatalf("explain %t, outcome %d:\n%+v\nwant\n%+v", explain, i, got[i], want)
+			}
+		}
+	}
+}
+
+// Columns that do not line up are refused, naming what is wrong.
+func TestColumnsThatDoNotLineUp(t *testing.T) {
+	for name, spoil := range map[string]func(c *pluginv1.Cases){
+		"a short column":         func(c *pluginv1.Cases) { c.Age = c.Age[1:] },
+		"members past the end":   func(c *pluginv1.Cases) { c.MembersEnd[len(c.MembersEnd)-1] += 5 },
+		"ends going backwards":   func(c *pluginv1.Cases) { c.MembersEnd[0], c.MembersEnd[1] = c.MembersEnd[1]+1, c.MembersEnd[0] },
+		"a date not in calendar": func(c *pluginv1.Cases) { c.Date[0] = 20260230 },
+		"an application key too many": func(c *pluginv1.Cases) {
+			c.ApplicationKey = append(c.ApplicationKey, "x")
+		},
+	} {
+		c := casesTo(mixedCases())
+		spoil(c)
+		if _, err := casesFrom(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	good := []measure.Outcome{{CaseID: "a", Eligible: true, AmountKopecks: 1, Start: d, Conditions: []measure.ConditionResult{{Name: "x", Held: true}}}}
+	for name, spoil := range map[string]func(o *pluginv1.Outcomes){
+		"a condition name out of range": func(o *pluginv1.Outcomes) { o.Condition[0] = 9 },
+		"a negative amount":             func(o *pluginv1.Outcomes) { o.AmountKopecks[0] = -1 },
+		"an end before the start":       func(o *pluginv1.Outcomes) { o.End[0] = 20260101 },
+		"missing explanations":          func(o *pluginv1.Outcomes) { o.ExplanationRu = nil },
+		"held values too few":           func(o *pluginv1.Outcomes) { o.Held = nil },
+	} {
+		o := outcomesTo(good, true)
+		spoil(o)
+		if _, err := outcomesFrom(o, 1, true); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzCasesFrom(f *testing.F) {
+	b, _ := proto.Marshal(casesTo(mixedCases()))
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c pluginv1.Cases
+		if proto.Unmarshal(b, &c) != nil {
+			return
+		}
+		cs, err := casesFrom(&c)
+		if err == nil && len(cs) != len(c.GetId()) {
+			t.Fatalf("%d cases for %d ids", len(cs), len(c.GetId()))
+		}
+	})
+}
+
+func FuzzOutcomesFrom(f *testing.F) {
+	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	b, _ := proto.Marshal(outcomesTo([]measure.Outcome{{CaseID: "a", Eligible: true, Start: d,
+		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true))
+	f.Add(b, 1, true)
+	f.Add([]byte{}, 0, false)
+	f.Fuzz(func(t *testing.T, b []byte, n int, explain bool) {
+		var o pluginv1.Outcomes
+		if n < 0 || n > 1000 || proto.Unmarshal(b, &o) != nil {
+			return
+		}
+		out, err := outcomesFrom(&o, n, explain)
+		if err == nil && len(out) != n {
+			t.Fatal(fmt.Sprint(len(out), " outcomes for ", n))
+		}
+	})
+}
