@@ -4,8 +4,8 @@
 # generates into a scratch directory and diffs it with the committed code.
 # Needs protoc (Debian: protobuf-compiler).
 set -eu
+out=$(realpath "${1:-$(dirname "$0")}")
 cd "$(dirname "$0")"
-out=$(realpath "${1:-.}")
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 GOBIN=$bin GOWORK=off go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12

@@ -101,6 +101,17 @@ func TestPluginCatalogOverTheAPI(t *testing.T) {
 			list.Items[0].Config["csv"] != "/srv/register.csv" || list.Items[0].Plugin.Version != "1.0.0" {
 			t.Fatalf("region 16's plug-ins: %s", r.Body)
 		}
+		// A measure version that names the plug-in has no rules to send.
+		v := specBody(t)
+		delete(v, "conditions")
+		delete(v, "amount")
+		delete(v, "period")
+		v["plugin"] = map[string]any{"name": "social-contract", "version": "1.0.0"}
+		apptest.Expect(t, p.Do(admin16, http.MethodPut, "/api/v1/tenants/16/measures/social_contract/versions/1", v), http.StatusOK)
+		r = apptest.Expect(t, p.Do(admin66, http.MethodPut, "/api/v1/tenants/66/measures/social_contract/versions/1", v), http.StatusUnprocessableEntity)
+		if !strings.Contains(string(r.Body), `"location":"body.plugin"`) {
+			t.Fatalf("region 66 named a plug-in it has not enabled: %s", r.Body)
+		}
 		r = apptest.Expect(t, p.Do(admin66, http.MethodGet, "/api/v1/tenants/66/plugins", nil), http.StatusOK)
 		if err := json.Unmarshal(r.Body, &list); err != nil || len(list.Items) != 0 {
 			t.Fatalf("region 66 sees %s", r.Body)

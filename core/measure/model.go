@@ -43,7 +43,7 @@ type Condition struct {
 // Period is where an assignment's period starts and ends: CEL expressions
 // of type timestamp; an empty end is open-ended.
 type Period struct {
-	Start string `json:"start"`
+	Start string `json:"start" required:"false"`
 	End   string `json:"end,omitempty"`
 }
 
@@ -66,9 +66,11 @@ type Version struct {
 	AutoDecision bool `json:"auto_decision,omitempty"`
 	// FourEyes: the approver must not be the case's preparer.
 	FourEyes   bool        `json:"four_eyes,omitempty"`
-	Conditions []Condition `json:"conditions"`
-	Amount     string      `json:"amount"` // CEL, int kopecks
-	Period     Period      `json:"period"`
+	// Conditions, Amount and Period are required of rules and absent from
+	// a plug-in's version (check says which); the JSON keeps its names.
+	Conditions []Condition `json:"conditions" required:"false"`
+	Amount     string      `json:"amount" required:"false"` // CEL, int kopecks
+	Period     Period      `json:"period" required:"false"`
 	// Plugin names a measure plug-in that decides instead of the rules
 	// (conditions, amount and period are then empty): its catalog name and
 	// version, which the region must have enabled.

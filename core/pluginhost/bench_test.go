@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
 	"github.com/socialtreasury/treasury/core/store"
 )
@@ -21,6 +22,17 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Run(map[int]string{1: "one", 1000: "batch1000"}[n], func(b *testing.B) {
 			for b.Loop() {
 				if _, err := ev.Evaluate(context.Background(), cases); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// As a simulation calls: without explanations.
+		d := ev.(interface {
+			Decide(context.Context, []measure.Case) ([]measure.Outcome, error)
+		})
+		b.Run(map[int]string{1: "decide-one", 1000: "decide-batch1000"}[n], func(b *testing.B) {
+			for b.Loop() {
+				if _, err := d.Decide(context.Background(), cases); err != nil {
 					b.Fatal(err)
 				}
 			}

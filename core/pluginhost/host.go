@@ -233,7 +233,13 @@ func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, 
 		return nil, err
 	}
 	if version != "" && e.Version != version {
-		return nil, fault.NotFoundf("plug-in %s %s is not enabled in the region (version %s is)", name, version, e.Version)
+		// A measure version names the plug-in version it was decided by:
+		// after the region moves on to a newer one, the older still runs
+		// (with the region's configuration) so that its decisions replay.
+		enabled := e.Version
+		if e, err = h.catalog.Entry(ctx, name, version); err != nil {
+			return nil, fault.NotFoundf("plug-in %s %s is not in the catalog (the region has %s enabled)", name, version, enabled)
+		}
 	}
 	if e.Kind != kind {
 		return nil, fault.NotFoundf("plug-in %s is a %s, not a %s", name, e.Kind, kind)

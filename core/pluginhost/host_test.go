@@ -525,3 +525,37 @@ func TestMeasureVersionNamesAPlugin(t *testing.T) {
 		}
 	})
 }
+
+// A region that moves on to a newer version of a plug-in still runs the
+// version its older measure versions name, so their decisions replay.
+func TestOlderVersionStillRuns(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	f.enable(t, "66", "contract", map[string]any{})
+	bin := testPlugin(t)
+	sum := sha256.Sum256(bin)
+	if err := os.WriteFile(filepath.Join(f.dir, "contract-1.1.0"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.catalog.Register(context.Background(), pluginhost.NewEntry{Name: "contract", Version: "1.1.0", Kind: "measure",
+		SHA256: hex.EncodeToString(sum[:]), File: "contract-1.1.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.catalog.Enable(f.ctx("66"), f.regions["66"], "contract", "1.1.0", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		ev, err := f.host.Measure(f.ctx("66"), "contract", v)
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if _, err := ev.Evaluate(context.Background(), measuretest.Cases(3)); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+	}
+	if _, err := f.host.Measure(f.ctx("66"), "contract", "2.0.0"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("a version not in the catalog: %v", err)
+	}
+	if _, err := f.host.Measure(f.ctx("16"), "contract", "1.0.0"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("a region that never enabled it: %v", err)
+	}
+}

@@ -59,10 +59,7 @@ func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, ex
 	out := make([]measure.Outcome, 0, len(cases))
 	for len(cases) > 0 {
 		n := min(len(cases), MaxBatch)
-		in := make([]sdkmeasure.Case, n)
-		for i := range in {
-			in[i] = caseToSDK(&cases[i])
-		}
+		in := casesToSDK(cases[:n])
 		var res []sdkmeasure.Outcome
 		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
 			var err error
@@ -79,47 +76,69 @@ func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, ex
 		if len(res) != n {
 			return nil, fmt.Errorf("plug-in %s: %d outcomes for %d cases", e.p.entry.Name, len(res), n)
 		}
-		for i := range res {
-			out = append(out, outcomeFromSDK(&res[i]))
-		}
+		out = outcomesFromSDK(out, res)
 		cases = cases[n:]
 	}
 	return out, nil
 }
 
-func caseToSDK(c *measure.Case) sdkmeasure.Case {
-	p := &c.Person
-	s := sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
-		Person: sdkmeasure.Subject{Age: p.Age, AgeMonths: p.AgeMonths, Sex: p.Sex, BirthDate: p.BirthDate, Alive: p.Alive,
-			Resident: p.Resident, OKTMO: p.OKTMO, Categories: p.Categories, DisabilityGroup: p.DisabilityGroup,
-			IncomeKopecks: p.IncomeKopecks, Working: p.Working},
-		Household: sdkmeasure.Household{Size: c.Household.Size, PerCapitaKopecks: c.Household.PerCapitaKopecks,
-			PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: make([]sdkmeasure.Member, len(c.Household.Members))},
-		Minimum: sdkmeasure.Minimums(c.Minimum),
+// casesToSDK converts a batch; the batch's members and assignments share
+// one array each (a batch is thousands of cases).
+func casesToSDK(cases []measure.Case) []sdkmeasure.Case {
+	var members, assignments int
+	for i := range cases {
+		members += len(cases[i].Household.Members)
+		assignments += len(cases[i].Assignments)
 	}
-	for i, m := range c.Household.Members {
-		s.Household.Members[i] = sdkmeasure.Member(m)
-	}
-	if len(c.Assignments) > 0 {
-		s.Assignments = make([]sdkmeasure.Assignment, len(c.Assignments))
-		for i, a := range c.Assignments {
-			s.Assignments[i] = sdkmeasure.Assignment(a)
+	ms := make([]sdkmeasure.Member, 0, members)
+	as := make([]sdkmeasure.Assignment, 0, assignments)
+	out := make([]sdkmeasure.Case, len(cases))
+	for i := range cases {
+		c, p := &cases[i], &cases[i].Person
+		lo := len(ms)
+		for _, m := range c.Household.Members {
+			ms = append(ms, sdkmeasure.Member(m))
+		}
+		alo := len(as)
+		for _, a := range c.Assignments {
+			as = append(as, sdkmeasure.Assignment(a))
+		}
+		out[i] = sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
+			Person: sdkmeasure.Subject{Age: p.Age, AgeMonths: p.AgeMonths, Sex: p.Sex, BirthDate: p.BirthDate, Alive: p.Alive,
+				Resident: p.Resident, OKTMO: p.OKTMO, Categories: p.Categories, DisabilityGroup: p.DisabilityGroup,
+				IncomeKopecks: p.IncomeKopecks, Working: p.Working},
+			Household: sdkmeasure.Household{Size: c.Household.Size, PerCapitaKopecks: c.Household.PerCapitaKopecks,
+				PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: ms[lo:len(ms):len(ms)]},
+			Minimum:     sdkmeasure.Minimums(c.Minimum),
+			Assignments: as[alo:len(as):len(as)],
 		}
 	}
-	return s
+	return out
 }
 
-func outcomeFromSDK(o *sdkmeasure.Outcome) measure.Outcome {
-	out := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
-		Conditions: make([]measure.ConditionResult, len(o.Conditions))}
-	if !o.Start.IsZero() {
-		out.Start = civil.Of(o.Start)
+// outcomesFromSDK appends a batch's outcomes to out; their conditions
+// share one array.
+func outcomesFromSDK(out []measure.Outcome, res []sdkmeasure.Outcome) []measure.Outcome {
+	n := 0
+	for i := range res {
+		n += len(res[i].Conditions)
 	}
-	if !o.End.IsZero() {
-		out.End = civil.Of(o.End)
-	}
-	for i, c := range o.Conditions {
-		out.Conditions[i] = measure.ConditionResult{Name: c.Name, Held: c.Held, Explanation: measure.Text(c.Explanation)}
+	all := make([]measure.ConditionResult, 0, n)
+	for i := range res {
+		o := &res[i]
+		lo := len(all)
+		for _, c := range o.Conditions {
+			all = append(all, measure.ConditionResult{Name: c.Name, Held: c.Held, Explanation: measure.Text(c.Explanation)})
+		}
+		x := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
+			Conditions: all[lo:len(all):len(all)]}
+		if !o.Start.IsZero() {
+			x.Start = civil.Of(o.Start)
+		}
+		if !o.End.IsZero() {
+			x.End = civil.Of(o.End)
+		}
+		out = append(out, x)
 	}
 	return out
 }

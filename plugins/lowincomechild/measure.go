@@ -27,16 +27,19 @@ func (lowIncomeChild) Describe(context.Context) (measure.Description, error) {
 
 func (lowIncomeChild) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, len(cases))
+	explain := measure.Explaining(ctx)
 	for i := range cases {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out[i] = decide(&cases[i])
+		out[i] = decide(&cases[i], explain)
 	}
 	return out, nil
 }
 
-func decide(c *measure.Case) measure.Outcome {
+// decide decides a case; explanations are written only when explain (a
+// simulation over the registry reads only whether each condition held).
+func decide(c *measure.Case, explain bool) measure.Outcome {
 	under3 := int64(0)
 	for _, m := range c.Household.Members {
 		if m.Relation == "child" && m.Age < 3 {
@@ -46,26 +49,17 @@ func decide(c *measure.Case) measure.Outcome {
 	assigned := slices.ContainsFunc(c.Assignments, func(a measure.Assignment) bool {
 		return a.Measure == "low_income_child" && a.Status == "active"
 	})
-	held := []struct {
-		ok     bool
-		ru, en string
-	}{
-		{c.Person.Resident, "адрес регистрации (ОКТМО " + c.Person.OKTMO + ") не в Свердловской области",
-			"the registered address (OKTMO " + c.Person.OKTMO + ") is not in the Sverdlovsk region"},
-		{c.Person.Age >= 18, fmt.Sprintf("возраст %d лет, нужно 18 или больше", c.Person.Age), fmt.Sprintf("age %d, 18 or more is required", c.Person.Age)},
-		{under3 > 0, "в семье нет ребёнка младше трёх лет", "no child under three in the household"},
-		{slices.Contains(c.Person.Categories, "low_income"), "семья не признана малоимущей", "the family is not recognised as low-income"},
-		{c.Household.PerCapitaKopecks < c.Minimum.PerCapita,
-			fmt.Sprintf("доход на человека %s не ниже прожиточного минимума %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)),
-			fmt.Sprintf("per-capita income %s is not below the subsistence minimum %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita))},
-		{!assigned, "выплата уже назначена", "the allowance is already assigned"},
-	}
+	held := [6]bool{c.Person.Resident, c.Person.Age >= 18, under3 > 0, slices.Contains(c.Person.Categories, "low_income"),
+		c.Household.PerCapitaKopecks < c.Minimum.PerCapita, !assigned}
 	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]measure.ConditionResult, len(held))}
-	for i, h := range held {
-		o.Conditions[i] = measure.ConditionResult{Name: conditions[i].Name, Held: h.ok, Explanation: conditions[i].Title}
-		if !h.ok {
-			o.Eligible = false
-			o.Conditions[i].Explanation = measure.Text{RU: h.ru, EN: h.en}
+	for i, ok := range held {
+		o.Conditions[i] = measure.ConditionResult{Name: conditions[i].Name, Held: ok}
+		o.Eligible = o.Eligible && ok
+		if explain {
+			o.Conditions[i].Explanation = conditions[i].Title
+			if !ok {
+				o.Conditions[i].Explanation = why(c, i)
+			}
 		}
 	}
 	if o.Eligible {
@@ -73,6 +67,26 @@ func decide(c *measure.Case) measure.Outcome {
 		o.Start, o.End = c.Date, c.Date.AddDate(0, 12, 0)
 	}
 	return o
+}
+
+// why is the reason condition i did not hold.
+func why(c *measure.Case, i int) measure.Text {
+	switch i {
+	case 0:
+		return measure.Text{RU: "адрес регистрации (ОКТМО " + c.Person.OKTMO + ") не в Свердловской области",
+			EN: "the registered address (OKTMO " + c.Person.OKTMO + ") is not in the Sverdlovsk region"}
+	case 1:
+		return measure.Text{RU: fmt.Sprintf("возраст %d лет, нужно 18 или больше", c.Person.Age), EN: fmt.Sprintf("age %d, 18 or more is required", c.Person.Age)}
+	case 2:
+		return measure.Text{RU: "в семье нет ребёнка младше трёх лет", EN: "no child under three in the household"}
+	case 3:
+		return measure.Text{RU: "семья не признана малоимущей", EN: "the family is not recognised as low-income"}
+	case 4:
+		return measure.Text{RU: fmt.Sprintf("доход на человека %s не ниже прожиточного минимума %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)),
+			EN: fmt.Sprintf("per-capita income %s is not below the subsistence minimum %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita))}
+	default:
+		return measure.Text{RU: "выплата уже назначена", EN: "the allowance is already assigned"}
+	}
 }
 
 // rub writes kopecks as roubles: 1234567 → "12 345,67 ₽".

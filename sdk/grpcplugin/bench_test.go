@@ -38,10 +38,11 @@ type echo struct{ plain }
 func (echo) Evaluate(_ context.Context, cs []measure.Case) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, len(cs))
 	title := measure.Text{RU: "Условие выполнено", EN: "The condition holds"}
+	names := []string{"resident", "adult", "child_under_three", "low_income_category", "income_below_minimum", "not_yet_assigned"}
 	for i, c := range cs {
-		conds := make([]measure.ConditionResult, 6)
-		for k := range conds {
-			conds[k] = measure.ConditionResult{Name: fmt.Sprint("c", k), Held: true, Explanation: title}
+		conds := make([]measure.ConditionResult, len(names))
+		for k, name := range names {
+			conds[k] = measure.ConditionResult{Name: name, Held: true, Explanation: title}
 		}
 		out[i] = measure.Outcome{CaseID: c.ID, Eligible: true, AmountKopecks: 1_837_100, Start: c.Date, End: c.Date.AddDate(1, 0, 0), Conditions: conds}
 	}
@@ -64,6 +65,13 @@ func BenchmarkMeasureCall(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := m.Evaluate(context.Background(), cases); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprint("decide", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := m.Decide(context.Background(), cases); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -16,13 +16,17 @@ import (
 
 // Measure is the interface a measure plug-in implements.
 type Measure interface {
-	// Describe names the measure and its conditions. The host calls it
-	// when the plug-in starts and when a region enables it.
+	// Describe names the measure and its conditions, for the people who
+	// run it and for tests.
 	Describe(ctx context.Context) (Description, error)
 	// Evaluate decides a batch of cases: one outcome a case, in their
 	// order, each with its CaseID. A case the measure cannot decide (its
 	// data is incomplete) gets an outcome with Error set, not a failed
-	// batch; an error fails the whole batch and the host retries it.
+	// batch. An error fails the whole batch and is shown as the plug-in's
+	// (or, wrapped with sdk.Upstream, its system's); the host does not
+	// retry it. Only a process that dies under a batch has the batch sent
+	// again, whole, to its restarted process — so Evaluate must decide and
+	// record nothing outside.
 	Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 }
 

@@ -59,8 +59,9 @@ func (m contract) Evaluate(ctx context.Context, cases []measure.Case) ([]measure
 		}
 	}
 	out := make([]measure.Outcome, len(cases))
+	explain := measure.Explaining(ctx)
 	for i := range cases {
-		out[i] = decide(&cases[i])
+		out[i] = decide(&cases[i], explain)
 	}
 	switch m.cfg.Garbage {
 	case "count":
@@ -78,24 +79,20 @@ func (m contract) Evaluate(ctx context.Context, cases []measure.Case) ([]measure
 // decide is the contract measure: resident, adult, a child under three in
 // the household, per-capita income below the minimum; the children's
 // minimum for each child under three, for 12 months from the date.
-func decide(c *measure.Case) measure.Outcome {
+func decide(c *measure.Case, explain bool) measure.Outcome {
 	under3 := int64(0)
 	for _, m := range c.Household.Members {
 		if m.Relation == "child" && m.Age < 3 {
 			under3++
 		}
 	}
-	rub := func(k int64) string { return fmt.Sprintf("%d,%02d ₽", k/100, k%100) }
-	conds := []measure.ConditionResult{
-		cond("resident", c.Person.Resident, "Проживает в регионе", "Lives in the region",
-			"ОКТМО "+c.Person.OKTMO+" не в регионе", "OKTMO "+c.Person.OKTMO+" is not in the region"),
-		cond("adult", c.Person.Age >= 18, "Совершеннолетний", "An adult",
-			fmt.Sprintf("возраст %d", c.Person.Age), fmt.Sprintf("age %d", c.Person.Age)),
-		cond("child_under_three", under3 > 0, "Есть ребёнок до трёх лет", "A child under three",
-			"нет ребёнка до трёх лет", "no child under three"),
-		cond("low_income", c.Household.PerCapitaKopecks < c.Minimum.PerCapita, "Доход ниже ПМ", "Income below the minimum",
-			"доход "+rub(c.Household.PerCapitaKopecks)+" не ниже ПМ "+rub(c.Minimum.PerCapita),
-			"income "+rub(c.Household.PerCapitaKopecks)+" is not below the minimum "+rub(c.Minimum.PerCapita)),
+	held := []bool{c.Person.Resident, c.Person.Age >= 18, under3 > 0, c.Household.PerCapitaKopecks < c.Minimum.PerCapita}
+	conds := make([]measure.ConditionResult, len(held))
+	for i, ok := range held {
+		conds[i] = measure.ConditionResult{Name: names[i], Held: ok}
+		if explain {
+			conds[i].Explanation = explanation(c, i, ok)
+		}
 	}
 	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: conds}
 	for _, k := range conds {
@@ -108,11 +105,28 @@ func decide(c *measure.Case) measure.Outcome {
 	return o
 }
 
-func cond(name string, held bool, titleRU, titleEN, whyRU, whyEN string) measure.ConditionResult {
+var names = []string{"resident", "adult", "child_under_three", "low_income"}
+
+// explanation is condition i's title when it held, its reason when not;
+// written only when the host asks (measure.Explaining).
+func explanation(c *measure.Case, i int, held bool) measure.Text {
+	rub := func(k int64) string { return fmt.Sprintf("%d,%02d ₽", k/100, k%100) }
+	titles := []measure.Text{{RU: "Проживает в регионе", EN: "Lives in the region"}, {RU: "Совершеннолетний", EN: "An adult"},
+		{RU: "Есть ребёнок до трёх лет", EN: "A child under three"}, {RU: "Доход ниже ПМ", EN: "Income below the minimum"}}
 	if held {
-		return measure.ConditionResult{Name: name, Held: true, Explanation: measure.Text{RU: titleRU, EN: titleEN}}
+		return titles[i]
 	}
-	return measure.ConditionResult{Name: name, Explanation: measure.Text{RU: whyRU, EN: whyEN}}
+	switch i {
+	case 0:
+		return measure.Text{RU: "ОКТМО " + c.Person.OKTMO + " не в регионе", EN: "OKTMO " + c.Person.OKTMO + " is not in the region"}
+	case 1:
+		return measure.Text{RU: fmt.Sprintf("возраст %d", c.Person.Age), EN: fmt.Sprintf("age %d", c.Person.Age)}
+	case 2:
+		return measure.Text{RU: "нет ребёнка до трёх лет", EN: "no child under three"}
+	default:
+		return measure.Text{RU: "доход " + rub(c.Household.PerCapitaKopecks) + " не ниже ПМ " + rub(c.Minimum.PerCapita),
+			EN: "income " + rub(c.Household.PerCapitaKopecks) + " is not below the minimum " + rub(c.Minimum.PerCapita)}
+	}
 }
 
 func main() {
