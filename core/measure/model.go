@@ -65,7 +65,7 @@ type Version struct {
 	// condition holds.
 	AutoDecision bool `json:"auto_decision,omitempty"`
 	// FourEyes: the approver must not be the case's preparer.
-	FourEyes   bool        `json:"four_eyes,omitempty"`
+	FourEyes bool `json:"four_eyes,omitempty"`
 	// Conditions, Amount and Period are required of rules and absent from
 	// a plug-in's version (check says which); the JSON keeps its names.
 	Conditions []Condition `json:"conditions" required:"false"`

@@ -135,3 +135,23 @@ func TestRegistryOptionsRefused(t *testing.T) {
 		t.Errorf("via grpc: %v", err)
 	}
 }
+
+// The plug-in benchmark, small: the rules and the plug-in find the same
+// people and every figure is reported.
+func TestPluginSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two plug-ins")
+	}
+	o := DefaultPlugin()
+	o.Persons, o.Rounds, o.Calls, o.Source = 2000, 1, 100, "../../.."
+	o.Regions = os.DirFS("../../../tenants")
+	var out strings.Builder
+	l, err := Plugin(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	f, ok := ParseLine(l)
+	if !ok || f["sets_equal"] != "true" || f["persons"] != "2000" || f["eligible"] == "0" || f["hang_killed_s"] == "" {
+		t.Fatalf("%s\n%s", l, out.String())
+	}
+}
