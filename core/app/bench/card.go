@@ -291,6 +291,17 @@ func importFile(ctx context.Context, p *app.Platform, file string, lines int64) 
 // analyze gathers the planner's statistics of tables of the scratch
 // database, as the --database-url role (which owns them).
 func analyze(ctx context.Context, adminURL, database string, tables ...string) error {
+	return maintain(ctx, "ANALYZE ", adminURL, database, tables...)
+}
+
+// vacuum vacuums and analyses tables, as autovacuum leaves them some time
+// after a bulk load: their visibility maps set, so that index-only scans
+// read no heap pages.
+func vacuum(ctx context.Context, adminURL, database string, tables ...string) error {
+	return maintain(ctx, "VACUUM (ANALYZE) ", adminURL, database, tables...)
+}
+
+func maintain(ctx context.Context, command, adminURL, database string, tables ...string) error {
 	u, err := withDatabase(adminURL, database, "", "")
 	if err != nil {
 		return err
@@ -301,8 +312,8 @@ func analyze(ctx context.Context, adminURL, database string, tables ...string) e
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for _, t := range tables {
-		if _, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{t}.Sanitize()); err != nil {
-			return fmt.Errorf("ANALYZE %s: %w", t, err)
+		if _, err := conn.Exec(ctx, command+pgx.Identifier{t}.Sanitize()); err != nil {
+			return fmt.Errorf("%s%s: %w", command, t, err)
 		}
 	}
 	return nil

@@ -274,7 +274,7 @@ func newMeansTest(ctx context.Context, name string, o Common, persons int, regio
 	_ = os.Remove(file)
 	imported := time.Since(t0)
 	if s.dialect == store.Postgres {
-		if err := analyze(ctx, o.DatabaseURL, s.name, "persons", "relations", "incomes", "person_categories", "disabilities"); err != nil {
+		if err := vacuum(ctx, o.DatabaseURL, s.name, "persons", "relations", "incomes", "person_categories", "disabilities"); err != nil {
 			return fail(err)
 		}
 	}
