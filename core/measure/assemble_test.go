@@ -1,8 +1,10 @@
 package measure
 
 import (
+	"context"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,4 +92,72 @@ func TestIncomeMonths(t *testing.T) {
 	if from.String() != "2024-09" || to.String() != "2026-02" {
 		t.Fatalf("%s..%s, want 2024-09..2026-02 (the 12 months ending 6 before February 2026, to February)", from, to)
 	}
+}
+
+// counting decides every case eligible and counts the cases it saw.
+type counting struct{ n int }
+
+func (c *counting) Evaluate(_ context.Context, cases []Case) ([]Outcome, error) {
+	out := make([]Outcome, len(cases))
+	for i := range cases {
+		out[i] = Outcome{CaseID: cases[i].ID, Eligible: true}
+	}
+	c.n += len(cases)
+	return out, nil
+}
+
+// A version simulated against itself — the version in force — is decided
+// once a case, and its outcomes are the active ones; another active
+// version is decided as well.
+func TestSimulateItself(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	persons := make([]Person, 100)
+	for i := range persons {
+		rec := randomRecord(r)
+		persons[i] = Person{ID: rec.Subject, Record: rec}
+	}
+	at := civil.MustParse("2026-06-15")
+	for _, tc := range []struct {
+		name     string
+		twice    bool
+		evaluate func(v, a Evaluator) ([]Outcome, []Outcome, error)
+	}{
+		{"itself", false, func(v, _ Evaluator) ([]Outcome, []Outcome, error) {
+			return evaluatePage(context.Background(), persons, Inputs{}, at, v, v)
+		}},
+		{"another", true, func(v, a Evaluator) ([]Outcome, []Outcome, error) {
+			return evaluatePage(context.Background(), persons, Inputs{}, at, v, a)
+		}},
+	} {
+		v, a := &lockedCounting{}, &lockedCounting{}
+		outs, was, err := tc.evaluate(v, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := v.count() + a.count()
+		if want := map[bool]int{false: 100, true: 200}[tc.twice]; seen != want || len(outs) != 100 || len(was) != 100 || !reflect.DeepEqual(outs, was) {
+			t.Fatalf("%s: %d cases decided, want %d; %d outcomes, %d active", tc.name, seen, want, len(outs), len(was))
+		}
+	}
+	c := &counting{}
+	if same(nil, nil) || same(&counting{}, &counting{}) || same(c, nil) || !same(c, c) {
+		t.Fatal("same tells one evaluator from two")
+	}
+}
+
+type lockedCounting struct {
+	mu sync.Mutex
+	c  counting
+}
+
+func (l *lockedCounting) Evaluate(ctx context.Context, cases []Case) ([]Outcome, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.Evaluate(ctx, cases)
+}
+
+func (l *lockedCounting) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.n
 }

@@ -557,7 +557,9 @@ func (s *Service) simulate(ctx context.Context, code string, number int, on civi
 		return SimulationResult{}, err
 	}
 	var active Evaluator
-	if in, err := s.InForce(ctx, code, on); err == nil {
+	if in, err := s.InForce(ctx, code, on); err == nil && in.SHA256 == st.SHA256 {
+		active = p // the version in force itself: decided once
+	} else if err == nil {
 		if active, err = s.Evaluator(ctx, in); err != nil {
 			return SimulationResult{}, err
 		}
