@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/socialtreasury/treasury/core/pluginhost"
-	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
@@ -227,7 +226,7 @@ func regionsText(rs []string) string {
 // openPlugins opens the database and a host of the plug-in directory that
 // starts nothing (the CLI only keeps the catalog).
 func openPlugins(ctx context.Context, cfg Config) (*pluginHost, func(), error) {
-	db, err := openMigrated(ctx, cfg)
+	db, err := openOperatorDB(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,24 +255,4 @@ func (h *pluginHost) region(ctx context.Context, code string) (context.Context, 
 		return ctx, t, configErrorf("--tenant: %v", err)
 	}
 	return tenancy.WithTenant(ctx, t.ID), t, nil
-}
-
-func openMigrated(ctx context.Context, cfg Config) (*store.DB, error) {
-	log := NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: 2, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	m, err := store.NewMigrator(db, nil)
-	if err == nil {
-		err = m.Check(ctx)
-	}
-	if err == nil {
-		_, err = tenancy.Guard(ctx, db)
-	}
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return db, nil
 }

@@ -1,12 +1,8 @@
 package sdktest
 
 import (
-	"os"
 	"os/exec"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 
 	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/connector"
@@ -46,23 +42,5 @@ func StartWithConfig(t testing.TB, binary, kind, configJSON string) any {
 	cmd := exec.Command(binary)
 	// With SkipHostEnv go-plugin adds only its own variables to these.
 	cmd.Env = []string{sdk.ConfigEnv + "=" + configJSON}
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  grpcplugin.Handshake,
-		Plugins:          grpcplugin.PluginSet(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
-	})
-	t.Cleanup(c.Kill)
-	rpc, err := c.Client()
-	if err != nil {
-		t.Fatalf("sdktest: start %s: %v", binary, err)
-	}
-	raw, err := rpc.Dispense(kind)
-	if err != nil {
-		t.Fatalf("sdktest: %s does not serve a %s: %v", binary, kind, err)
-	}
-	return raw
+	return start(t, cmd, kind)
 }

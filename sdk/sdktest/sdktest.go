@@ -79,10 +79,15 @@ func Build(t testing.TB, dir string) string {
 // client of its kind. The process is killed when the test ends.
 func Start(t testing.TB, binary, kind string) any {
 	t.Helper()
+	return start(t, exec.Command(binary), kind)
+}
+
+func start(t testing.TB, cmd *exec.Cmd, kind string) any {
+	t.Helper()
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  grpcplugin.Handshake,
 		Plugins:          grpcplugin.PluginSet(),
-		Cmd:              exec.Command(binary),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
@@ -91,11 +96,11 @@ func Start(t testing.TB, binary, kind string) any {
 	t.Cleanup(c.Kill)
 	rpc, err := c.Client()
 	if err != nil {
-		t.Fatalf("sdktest: start %s: %v", binary, err)
+		t.Fatalf("sdktest: start %s: %v", cmd.Path, err)
 	}
 	raw, err := rpc.Dispense(kind)
 	if err != nil {
-		t.Fatalf("sdktest: %s does not serve a %s: %v", binary, kind, err)
+		t.Fatalf("sdktest: %s does not serve a %s: %v", cmd.Path, kind, err)
 	}
 	return raw
 }
