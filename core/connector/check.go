@@ -84,76 +84,29 @@ func checkPeriod(p Period) error {
 	return nil
 }
 
-// indexIDs is each id's place. An empty or repeated id is the caller's
-// error, found before anything is sent: answers refer to them by id.
+// indexIDs is sdkconnector.IndexIDs, its error the caller's.
 func indexIDs(what string, ids []string) (map[string]int, error) {
-	index := make(map[string]int, len(ids))
-	for i, id := range ids {
-		if id == "" {
-			return nil, fmt.Errorf("connector: %s %d has no id", what, i)
-		}
-		if _, dup := index[id]; dup {
-			return nil, fmt.Errorf("connector: %s id %q twice", what, id)
-		}
-		index[id] = i
+	index, err := sdkconnector.IndexIDs(what, ids)
+	if err != nil {
+		return nil, fmt.Errorf("connector: %w", err)
 	}
 	return index, nil
 }
 
-// checkStatuses puts payment statuses in the order of the ids asked
-// about. every: each id must have its status (Submit's answer); otherwise
-// an unknown order may be left out (Statuses').
+// checkStatuses is sdkconnector.PlaceStatuses, its error the answer's.
 func checkStatuses(index map[string]int, sts []PaymentStatus, every bool) ([]PaymentStatus, error) {
-	if every && len(sts) != len(index) {
-		return nil, badAnswer("%d statuses for %d orders", len(sts), len(index))
-	}
-	placed := make([]*PaymentStatus, len(index))
-	for i := range sts {
-		st := &sts[i]
-		at, ok := index[st.OrderID]
-		switch {
-		case !ok:
-			return nil, badAnswer("status %d is of order %q, which was not asked about", i, st.OrderID)
-		case placed[at] != nil:
-			return nil, badAnswer("order %q has two statuses", st.OrderID)
-		}
-		switch st.Status {
-		case sdkconnector.PaymentAccepted, sdkconnector.PaymentPaid, sdkconnector.PaymentReturned, sdkconnector.PaymentRejected:
-		default:
-			return nil, badAnswer("order %q: status %q is none of accepted, paid, returned, rejected", st.OrderID, st.Status)
-		}
-		placed[at] = st
-	}
-	var out []PaymentStatus
-	for _, s := range placed {
-		if s != nil {
-			out = append(out, *s)
-		}
+	out, err := sdkconnector.PlaceStatuses(index, sts, every)
+	if err != nil {
+		return nil, badAnswer("%v", err)
 	}
 	return out, nil
 }
 
-// checkDeliveries puts deliveries in the order of the notices sent: one
-// each, with a status the contract has.
+// checkDeliveries is sdkconnector.PlaceDeliveries, its error the answer's.
 func checkDeliveries(index map[string]int, ds []Delivery) ([]Delivery, error) {
-	if len(ds) != len(index) {
-		return nil, badAnswer("%d deliveries for %d notices", len(ds), len(index))
-	}
-	out := make([]Delivery, len(index))
-	for i, d := range ds {
-		at, ok := index[d.NoticeID]
-		switch {
-		case !ok:
-			return nil, badAnswer("delivery %d is of notice %q, which was not sent", i, d.NoticeID)
-		case out[at].NoticeID != "":
-			return nil, badAnswer("notice %q has two deliveries", d.NoticeID)
-		}
-		switch d.Status {
-		case sdkconnector.DeliveryDelivered, sdkconnector.DeliveryQueued, sdkconnector.DeliveryFailed:
-		default:
-			return nil, badAnswer("notice %q: status %q is none of delivered, queued, failed", d.NoticeID, d.Status)
-		}
-		out[at] = d
+	out, err := sdkconnector.PlaceDeliveries(index, ds)
+	if err != nil {
+		return nil, badAnswer("%v", err)
 	}
 	return out, nil
 }

@@ -281,12 +281,7 @@ func (p *PaymentSinkClient) Submit(ctx context.Context, orders []connector.Payme
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	if len(r.GetStatuses()) != len(ids) {
-		return nil, badAnswer("%d statuses for %d orders", len(r.GetStatuses()), len(ids))
-	}
-	// With as many statuses as orders, none unknown and none twice, every
-	// order has its status.
-	return paymentStatusesFrom(r.GetStatuses(), index, len(ids))
+	return placeStatuses(r.GetStatuses(), index, true)
 }
 
 // Statuses asks for the statuses of orders; one the sink does not know is
@@ -304,33 +299,19 @@ func (p *PaymentSinkClient) Statuses(ctx context.Context, orderIDs []string) ([]
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	return paymentStatusesFrom(r.GetStatuses(), index, len(orderIDs))
+	return placeStatuses(r.GetStatuses(), index, false)
 }
 
-// paymentStatusesFrom puts the answered statuses in the places of the
-// orders asked about (index), dropping the places left unanswered.
-func paymentStatusesFrom(sts []*pluginv1.PaymentStatus, index map[string]int, n int) ([]connector.PaymentStatus, error) {
-	placed := make([]*connector.PaymentStatus, n)
+// placeStatuses checks the answered statuses (connector.PlaceStatuses)
+// and puts them in the places of the orders asked about.
+func placeStatuses(sts []*pluginv1.PaymentStatus, index map[string]int, every bool) ([]connector.PaymentStatus, error) {
+	in := make([]connector.PaymentStatus, len(sts))
 	for i, st := range sts {
-		place, ok := index[st.GetOrderId()]
-		switch {
-		case !ok:
-			return nil, badAnswer("status %d is of order %q, which was not asked about", i, st.GetOrderId())
-		case placed[place] != nil:
-			return nil, badAnswer("order %q has two statuses", st.GetOrderId())
-		}
-		switch st.GetStatus() {
-		case connector.PaymentAccepted, connector.PaymentPaid, connector.PaymentReturned, connector.PaymentRejected:
-		default:
-			return nil, badAnswer("order %q: status %q is none of accepted, paid, returned, rejected", st.GetOrderId(), st.GetStatus())
-		}
-		placed[place] = &connector.PaymentStatus{OrderID: st.GetOrderId(), Status: st.GetStatus(), Detail: st.GetDetail()}
+		in[i] = connector.PaymentStatus{OrderID: st.GetOrderId(), Status: st.GetStatus(), Detail: st.GetDetail()}
 	}
-	var out []connector.PaymentStatus
-	for _, s := range placed {
-		if s != nil {
-			out = append(out, *s)
-		}
+	out, err := connector.PlaceStatuses(index, in, every)
+	if err != nil {
+		return nil, badAnswer("%v", err)
 	}
 	return out, nil
 }
@@ -420,24 +401,13 @@ func (n *NotifierClient) Deliver(ctx context.Context, notices []connector.Notice
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	if len(r.GetDeliveries()) != len(ids) {
-		return nil, badAnswer("%d deliveries for %d notices", len(r.GetDeliveries()), len(ids))
-	}
-	out := make([]connector.Delivery, len(ids))
+	ds := make([]connector.Delivery, len(r.GetDeliveries()))
 	for i, d := range r.GetDeliveries() {
-		place, ok := index[d.GetNoticeId()]
-		switch {
-		case !ok:
-			return nil, badAnswer("delivery %d is of notice %q, which was not sent", i, d.GetNoticeId())
-		case out[place].NoticeID != "":
-			return nil, badAnswer("notice %q has two deliveries", d.GetNoticeId())
-		}
-		switch d.GetStatus() {
-		case connector.DeliveryDelivered, connector.DeliveryQueued, connector.DeliveryFailed:
-		default:
-			return nil, badAnswer("notice %q: status %q is none of delivered, queued, failed", d.GetNoticeId(), d.GetStatus())
-		}
-		out[place] = connector.Delivery{NoticeID: d.GetNoticeId(), Status: d.GetStatus(), Detail: d.GetDetail()}
+		ds[i] = connector.Delivery{NoticeID: d.GetNoticeId(), Status: d.GetStatus(), Detail: d.GetDetail()}
+	}
+	out, err := connector.PlaceDeliveries(index, ds)
+	if err != nil {
+		return nil, badAnswer("%v", err)
 	}
 	return out, nil
 }
@@ -467,18 +437,11 @@ func (s *notifierServer) Deliver(ctx context.Context, req *pluginv1.DeliverReque
 
 // ---- shared -------------------------------------------------------------
 
-// indexIDs is each id's place. An empty or repeated id is the caller's
-// error, found before the call: the answer refers to them by id.
+// indexIDs is connector.IndexIDs, its error the caller's.
 func indexIDs(what string, ids []string) (map[string]int, error) {
-	index := make(map[string]int, len(ids))
-	for i, id := range ids {
-		if id == "" {
-			return nil, fmt.Errorf("grpcplugin: %s %d has no id", what, i)
-		}
-		if _, dup := index[id]; dup {
-			return nil, fmt.Errorf("grpcplugin: %s id %q twice", what, id)
-		}
-		index[id] = i
+	index, err := connector.IndexIDs(what, ids)
+	if err != nil {
+		return nil, fmt.Errorf("grpcplugin: %w", err)
 	}
 	return index, nil
 }
