@@ -269,6 +269,12 @@ func (p *Platform) startPlugins(cfg Config) error {
 	if cfg.PluginCallTimeout > 0 {
 		opts.CallTimeout = cfg.PluginCallTimeout
 	}
+	if cfg.PluginCPUs > 0 {
+		opts.CPUs = cfg.PluginCPUs
+	}
+	if cfg.PluginMemoryMiB > 0 {
+		opts.MemoryBytes = uint64(cfg.PluginMemoryMiB) << 20
+	}
 	var err error
 	if p.Plugins, err = pluginhost.New(p.Catalog, p.TenantCache, opts); err != nil {
 		return err

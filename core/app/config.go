@@ -73,6 +73,10 @@ type Config struct {
 	// <data-dir>/plugins); PluginCallTimeout every plug-in call's deadline.
 	PluginDir         string
 	PluginCallTimeout time.Duration
+	// PluginCPUs and PluginMemoryMiB limit each plug-in process
+	// (pluginhost.Options CPUs and MemoryBytes); 0: the host's default.
+	PluginCPUs      int
+	PluginMemoryMiB int
 	// DemoPluginSources is the example plug-ins' module (plugins/): the
 	// demo builds a hybrid region's plug-ins from it. Empty: the demo goes
 	// without them.
@@ -97,6 +101,8 @@ func (c *Config) DatabaseFlags(fs *pflag.FlagSet) {
 func (c *Config) PluginFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.PluginDir, "plugin-dir", "", "the only directory plug-in binaries run from; neither group nor others may write it (default: <data-dir>/plugins)")
 	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", 30*time.Second, "deadline of every plug-in call; a plug-in that misses it is killed")
+	fs.IntVar(&c.PluginCPUs, "plugin-cpus", 1, "CPUs each plug-in process's Go runtime runs code on at once (its GOMAXPROCS)")
+	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", 4096, "address-space limit of each plug-in process, MiB (Linux)")
 }
 
 // Plugins is the plug-in directory.

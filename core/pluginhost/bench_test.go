@@ -6,13 +6,16 @@ import (
 
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/store"
 )
 
 // BenchmarkEvaluate is a call through the host to a running plug-in
-// process: one case, and a batch of 1,000.
+// process, with the host's default limits: one case, and a batch of 1,000.
 func BenchmarkEvaluate(b *testing.B) {
-	f := newFixture(b, store.SQLite, fast())
+	opts := fast()
+	opts.CPUs = pluginhost.DefaultOptions("").CPUs
+	f := newFixture(b, store.SQLite, opts)
 	ev := f.enable(b, "66", "contract", map[string]any{})
 	for _, n := range []int{1, 1000} {
 		cases := measuretest.Cases(n)

@@ -67,6 +67,12 @@ type Options struct {
 	MaxAttempts int
 	// MemoryBytes is each process's address-space limit (Linux); 0: none.
 	MemoryBytes uint64
+	// CPUs is how many CPUs a process's Go runtime runs code on at once
+	// (its GOMAXPROCS); 0: as many as the machine has. One is the
+	// default: a plug-in decides batches one at a time, a misbehaving one
+	// then takes at most one core from the other regions, and a call is
+	// answered without waking a second thread.
+	CPUs int
 	// IdleAfter stops a process no call has used for this long.
 	IdleAfter time.Duration
 	// CheckEvery is how often running processes are pinged.
@@ -79,7 +85,7 @@ type Options struct {
 // DefaultOptions are the host's defaults for a plug-in directory.
 func DefaultOptions(dir string) Options {
 	return Options{Dir: dir, CallTimeout: 30 * time.Second, StartTimeout: 10 * time.Second, MaxAttempts: 3,
-		MemoryBytes: 4 << 30, IdleAfter: 10 * time.Minute, CheckEvery: 15 * time.Second}
+		MemoryBytes: 4 << 30, CPUs: 1, IdleAfter: 10 * time.Minute, CheckEvery: 15 * time.Second}
 }
 
 // Regions tells a region's code by its id.
@@ -362,6 +368,9 @@ func (p *proc) start() error {
 	cmd := exec.Command(path)
 	cmd.Dir = p.h.dir
 	cmd.Env = []string{sdk.ConfigEnv + "=" + p.config}
+	if p.h.opts.CPUs > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", p.h.opts.CPUs))
+	}
 	isolate(cmd)
 	log := slog.NewLogLogger(p.h.log.With("plugin", p.entry.Name, "region", p.region).Handler(), slog.LevelInfo)
 	c := plugin.NewClient(&plugin.ClientConfig{

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -349,12 +350,14 @@ func TestTamperedBinaryRefused(t *testing.T) {
 	assertIncident(t, f, "refused")
 }
 
-// A plug-in sees its region's configuration and none of the host's
-// environment: no database URL, no key.
+// A plug-in sees its region's configuration, its CPU limit and none of
+// the host's environment: no database URL, no key.
 func TestPluginEnvironment(t *testing.T) {
 	t.Setenv("TREASURY_DATABASE_URL", "postgres://app:secret@db/treasury")
 	t.Setenv("TREASURY_ENCRYPTION_KEY_FILE", "/run/secrets/master.key")
-	f := newFixture(t, store.SQLite, fast())
+	opts := fast()
+	opts.CPUs = 1
+	f := newFixture(t, store.SQLite, opts)
 	envFile := filepath.Join(t.TempDir(), "env")
 	ev := f.enable(t, "66", "contract", map[string]any{"env_file": envFile})
 	if _, err := ev.Evaluate(context.Background(), measuretest.Cases(1)); err != nil {
@@ -367,6 +370,9 @@ func TestPluginEnvironment(t *testing.T) {
 	env := string(b)
 	if !strings.Contains(env, sdk.ConfigEnv+"=") {
 		t.Fatalf("the plug-in's configuration is missing from its environment:\n%s", env)
+	}
+	if !slices.Contains(strings.Split(env, "\n"), "GOMAXPROCS=1") {
+		t.Fatalf("the plug-in's CPU limit is missing from its environment:\n%s", env)
 	}
 	for _, line := range strings.Split(env, "\n") {
 		name, _, _ := strings.Cut(line, "=")

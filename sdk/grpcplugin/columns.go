@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
 	"github.com/socialtreasury/treasury/sdk/measure"
@@ -12,8 +13,9 @@ import (
 // A batch crosses the process boundary column by column (pluginv1.Cases,
 // pluginv1.Outcomes). The functions here turn the SDK's rows into columns
 // and back, and refuse columns that do not line up — a list's end past
-// its column, ends going backwards, a column of the wrong length — with
-// an error rather than a panic or a case given another's values.
+// its column, ends going backwards, a column of the wrong length, text
+// cut inside a character — with an error rather than a panic or a case
+// given another's values.
 
 // ymd is a date as the number YYYYMMDD; the zero time is 0.
 func ymd(t time.Time) int32 {
@@ -24,17 +26,87 @@ func ymd(t time.Time) int32 {
 	return int32(y*10000 + int(m)*100 + d)
 }
 
-// fromYMD reads ymd's number; 0 is the zero time.
+// fromYMD reads ymd's number; 0 is the zero time. A batch holds several
+// dates a case, so the date is computed rather than asked of time.Date
+// (which costs ten times as much): days since 1970 by the civil-calendar
+// formula, checked against the month's length first.
 func fromYMD(v int32) (time.Time, error) {
 	if v == 0 {
 		return time.Time{}, nil
 	}
-	y, m, d := int(v/10000), int(v/100%100), int(v%100)
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if v < 0 || y < 1 || y > 9999 || t.Year() != y || int(t.Month()) != m || t.Day() != d {
+	y, m, d := int64(v/10000), int64(v/100%100), int64(v%100)
+	if v < 0 || y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return time.Time{}, fmt.Errorf("%d is not a date YYYYMMDD", v)
 	}
-	return t, nil
+	// Howard Hinnant's days_from_civil, for years from 1 on.
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return time.Unix(days*86400, 0).UTC(), nil
+}
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// addText appends a value to a Strings column.
+func addText(s *pluginv1.Strings, v string) {
+	s.Data = append(s.Data, v...)
+	s.Ends = append(s.Ends, uint32(len(s.Data)))
+}
+
+// textsFrom unpacks a Strings column: one string for the column, each
+// value a part of it.
+func textsFrom(s *pluginv1.Strings, what string) ([]string, error) {
+	data, ends := s.GetData(), s.GetEnds()
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("column %s is not UTF-8", what)
+	}
+	all := string(data)
+	out := make([]string, len(ends))
+	prev := uint32(0)
+	for i, e := range ends {
+		if e < prev || int(e) > len(all) || (int(e) < len(all) && !utf8.RuneStart(all[e])) {
+			return nil, fmt.Errorf("column %s: value %d ends at byte %d, after %d, of %d", what, i, e, prev, len(all))
+		}
+		out[i] = all[prev:e]
+		prev = e
+	}
+	if int(prev) != len(all) {
+		return nil, fmt.Errorf("column %s: its values hold %d of %d bytes", what, prev, len(all))
+	}
+	return out, nil
+}
+
+// column is a column's name and length, for the checks that columns line
+// up.
+type column struct {
+	name string
+	len  int
+}
+
+func sameLength(of string, n int, cols ...column) error {
+	for _, c := range cols {
+		if c.len != n {
+			return fmt.Errorf("column %s has %d values for %d %s", c.name, c.len, n, of)
+		}
+	}
+	return nil
 }
 
 // lists reads a column of list ends for n rows over a column of total
@@ -65,102 +137,111 @@ func span(ends []uint32, i int) (int, int) {
 
 func casesTo(cs []measure.Case) *pluginv1.Cases {
 	n := len(cs)
-	var members, categories, memberCategories int
+	var members, categories, memberCategories, ids int
 	for i := range cs {
 		members += len(cs[i].Household.Members)
 		categories += len(cs[i].Person.Categories)
+		ids += len(cs[i].ID)
 		for _, m := range cs[i].Household.Members {
 			memberCategories += len(m.Categories)
 		}
 	}
+	texts := func(n int) *pluginv1.Strings { return &pluginv1.Strings{Ends: make([]uint32, 0, n)} }
 	c := &pluginv1.Cases{
-		Id: make([]string, n), Date: make([]int32, n),
-		Age: make([]int64, n), AgeMonths: make([]int64, n), Sex: make([]string, n), BirthDate: make([]int32, n),
-		Alive: make([]bool, n), Resident: make([]bool, n), Oktmo: make([]string, n), CategoriesEnd: make([]uint32, n),
+		Id: &pluginv1.Strings{Data: make([]byte, 0, ids), Ends: make([]uint32, 0, n)}, Date: make([]int32, n),
+		Age: make([]int64, n), AgeMonths: make([]int64, n), Sex: texts(n), BirthDate: make([]int32, n),
+		Alive: make([]bool, n), Resident: make([]bool, n), Oktmo: texts(n), CategoriesEnd: make([]uint32, n),
 		DisabilityGroup: make([]int64, n), IncomeKopecks: make([]int64, n), Working: make([]bool, n),
 		HouseholdSize: make([]int64, n), PerCapitaIncome: make([]int64, n), PerCapitaIncome_3M: make([]int64, n),
 		MembersEnd: make([]uint32, n), MinimumPerCapita: make([]int64, n), MinimumWorkingAge: make([]int64, n),
 		MinimumPensioners: make([]int64, n), MinimumChildren: make([]int64, n),
 		AssignmentsEnd: make([]uint32, n), ApplicationEnd: make([]uint32, n),
-		Categories: make([]string, 0, categories), MemberRelation: make([]string, 0, members), MemberAge: make([]int64, 0, members),
-		MemberAgeMonths: make([]int64, 0, members), MemberSex: make([]string, 0, members), MemberBirthDate: make([]int32, 0, members),
-		MemberCategoriesEnd: make([]uint32, 0, members), MemberCategories: make([]string, 0, memberCategories),
+		Categories: texts(categories), MemberRelation: texts(members), MemberAge: make([]int64, 0, members),
+		MemberAgeMonths: make([]int64, 0, members), MemberSex: texts(members), MemberBirthDate: make([]int32, 0, members),
+		MemberCategoriesEnd: make([]uint32, 0, members), MemberCategories: texts(memberCategories),
 		MemberDisabilityGroup: make([]int64, 0, members),
+		AssignmentMeasure:     texts(0), AssignmentStatus: texts(0), ApplicationKey: texts(0), ApplicationValue: texts(0),
 	}
 	for i := range cs {
 		k, p, h := &cs[i], &cs[i].Person, &cs[i].Household
-		c.Id[i], c.Date[i] = k.ID, ymd(k.Date)
-		c.Age[i], c.AgeMonths[i], c.Sex[i], c.BirthDate[i] = p.Age, p.AgeMonths, p.Sex, ymd(p.BirthDate)
-		c.Alive[i], c.Resident[i], c.Oktmo[i] = p.Alive, p.Resident, p.OKTMO
-		c.Categories = append(c.Categories, p.Categories...)
-		c.CategoriesEnd[i] = uint32(len(c.Categories))
+		addText(c.Id, k.ID)
+		c.Date[i] = ymd(k.Date)
+		c.Age[i], c.AgeMonths[i], c.BirthDate[i] = p.Age, p.AgeMonths, ymd(p.BirthDate)
+		addText(c.Sex, p.Sex)
+		c.Alive[i], c.Resident[i] = p.Alive, p.Resident
+		addText(c.Oktmo, p.OKTMO)
+		for _, s := range p.Categories {
+			addText(c.Categories, s)
+		}
+		c.CategoriesEnd[i] = uint32(len(c.Categories.Ends))
 		c.DisabilityGroup[i], c.IncomeKopecks[i], c.Working[i] = p.DisabilityGroup, p.IncomeKopecks, p.Working
 		c.HouseholdSize[i], c.PerCapitaIncome[i], c.PerCapitaIncome_3M[i] = h.Size, h.PerCapitaKopecks, h.PerCapita3Kopecks
 		for _, m := range h.Members {
-			c.MemberRelation = append(c.MemberRelation, m.Relation)
+			addText(c.MemberRelation, m.Relation)
 			c.MemberAge = append(c.MemberAge, m.Age)
 			c.MemberAgeMonths = append(c.MemberAgeMonths, m.AgeMonths)
-			c.MemberSex = append(c.MemberSex, m.Sex)
+			addText(c.MemberSex, m.Sex)
 			c.MemberBirthDate = append(c.MemberBirthDate, ymd(m.BirthDate))
-			c.MemberCategories = append(c.MemberCategories, m.Categories...)
-			c.MemberCategoriesEnd = append(c.MemberCategoriesEnd, uint32(len(c.MemberCategories)))
+			for _, s := range m.Categories {
+				addText(c.MemberCategories, s)
+			}
+			c.MemberCategoriesEnd = append(c.MemberCategoriesEnd, uint32(len(c.MemberCategories.Ends)))
 			c.MemberDisabilityGroup = append(c.MemberDisabilityGroup, m.DisabilityGroup)
 		}
-		c.MembersEnd[i] = uint32(len(c.MemberRelation))
+		c.MembersEnd[i] = uint32(len(c.MemberAge))
 		mn := &k.Minimum
 		c.MinimumPerCapita[i], c.MinimumWorkingAge[i], c.MinimumPensioners[i], c.MinimumChildren[i] = mn.PerCapita, mn.WorkingAge, mn.Pensioners, mn.Children
 		for _, a := range k.Assignments {
-			c.AssignmentMeasure = append(c.AssignmentMeasure, a.Measure)
-			c.AssignmentStatus = append(c.AssignmentStatus, a.Status)
+			addText(c.AssignmentMeasure, a.Measure)
+			addText(c.AssignmentStatus, a.Status)
 			c.AssignmentAmount = append(c.AssignmentAmount, a.AmountKopecks)
 		}
-		c.AssignmentsEnd[i] = uint32(len(c.AssignmentMeasure))
+		c.AssignmentsEnd[i] = uint32(len(c.AssignmentAmount))
 		for key, v := range k.Application {
-			c.ApplicationKey = append(c.ApplicationKey, key)
-			c.ApplicationValue = append(c.ApplicationValue, v)
+			addText(c.ApplicationKey, key)
+			addText(c.ApplicationValue, v)
 		}
-		c.ApplicationEnd[i] = uint32(len(c.ApplicationKey))
+		c.ApplicationEnd[i] = uint32(len(c.ApplicationKey.Ends))
 	}
 	return c
 }
 
 // casesFrom reads a batch's columns into cases.
 func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
-	n := len(c.GetId())
-	for name, l := range map[string]int{
-		"date": len(c.GetDate()), "age": len(c.GetAge()), "age_months": len(c.GetAgeMonths()), "sex": len(c.GetSex()),
-		"birth_date": len(c.GetBirthDate()), "alive": len(c.GetAlive()), "resident": len(c.GetResident()), "oktmo": len(c.GetOktmo()),
-		"disability_group": len(c.GetDisabilityGroup()), "income_kopecks": len(c.GetIncomeKopecks()), "working": len(c.GetWorking()),
-		"household_size": len(c.GetHouseholdSize()), "per_capita_income": len(c.GetPerCapitaIncome()),
-		"per_capita_income_3m": len(c.GetPerCapitaIncome_3M()), "minimum_per_capita": len(c.GetMinimumPerCapita()),
-		"minimum_working_age": len(c.GetMinimumWorkingAge()), "minimum_pensioners": len(c.GetMinimumPensioners()),
-		"minimum_children": len(c.GetMinimumChildren()),
-	} {
-		if l != n {
-			return nil, fmt.Errorf("column %s has %d values for %d cases", name, l, n)
-		}
+	var errs []error
+	text := func(s *pluginv1.Strings, name string) []string {
+		v, err := textsFrom(s, name)
+		errs = append(errs, err)
+		return v
 	}
-	m := len(c.GetMemberRelation())
-	for name, l := range map[string]int{"member_age": len(c.GetMemberAge()), "member_age_months": len(c.GetMemberAgeMonths()),
-		"member_sex": len(c.GetMemberSex()), "member_birth_date": len(c.GetMemberBirthDate()),
-		"member_disability_group": len(c.GetMemberDisabilityGroup())} {
-		if l != m {
-			return nil, fmt.Errorf("column %s has %d values for %d members", name, l, m)
-		}
+	ids, sex, oktmo, categories := text(c.GetId(), "id"), text(c.GetSex(), "sex"), text(c.GetOktmo(), "oktmo"), text(c.GetCategories(), "categories")
+	relation, memberSex, memberCategories := text(c.GetMemberRelation(), "member_relation"), text(c.GetMemberSex(), "member_sex"),
+		text(c.GetMemberCategories(), "member_categories")
+	assignmentMeasure, assignmentStatus := text(c.GetAssignmentMeasure(), "assignment_measure"), text(c.GetAssignmentStatus(), "assignment_status")
+	applicationKey, applicationValue := text(c.GetApplicationKey(), "application_key"), text(c.GetApplicationValue(), "application_value")
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	a := len(c.GetAssignmentMeasure())
-	if len(c.GetAssignmentStatus()) != a || len(c.GetAssignmentAmount()) != a {
-		return nil, errors.New("the assignment columns differ in length")
-	}
-	if len(c.GetApplicationValue()) != len(c.GetApplicationKey()) {
-		return nil, errors.New("the application columns differ in length")
-	}
+	n, m, a := len(ids), len(relation), len(assignmentMeasure)
 	if err := errors.Join(
-		lists(c.GetCategoriesEnd(), n, len(c.GetCategories()), "categories"),
+		sameLength("cases", n, column{"date", len(c.GetDate())}, column{"age", len(c.GetAge())}, column{"age_months", len(c.GetAgeMonths())},
+			column{"sex", len(sex)}, column{"birth_date", len(c.GetBirthDate())}, column{"alive", len(c.GetAlive())},
+			column{"resident", len(c.GetResident())}, column{"oktmo", len(oktmo)}, column{"disability_group", len(c.GetDisabilityGroup())},
+			column{"income_kopecks", len(c.GetIncomeKopecks())}, column{"working", len(c.GetWorking())},
+			column{"household_size", len(c.GetHouseholdSize())}, column{"per_capita_income", len(c.GetPerCapitaIncome())},
+			column{"per_capita_income_3m", len(c.GetPerCapitaIncome_3M())}, column{"minimum_per_capita", len(c.GetMinimumPerCapita())},
+			column{"minimum_working_age", len(c.GetMinimumWorkingAge())}, column{"minimum_pensioners", len(c.GetMinimumPensioners())},
+			column{"minimum_children", len(c.GetMinimumChildren())}),
+		sameLength("members", m, column{"member_age", len(c.GetMemberAge())}, column{"member_age_months", len(c.GetMemberAgeMonths())},
+			column{"member_sex", len(memberSex)}, column{"member_birth_date", len(c.GetMemberBirthDate())},
+			column{"member_disability_group", len(c.GetMemberDisabilityGroup())}),
+		sameLength("assignments", a, column{"assignment_status", len(assignmentStatus)}, column{"assignment_amount", len(c.GetAssignmentAmount())}),
+		sameLength("application fields", len(applicationKey), column{"application_value", len(applicationValue)}),
+		lists(c.GetCategoriesEnd(), n, len(categories), "categories"),
 		lists(c.GetMembersEnd(), n, m, "members"),
-		lists(c.GetMemberCategoriesEnd(), m, len(c.GetMemberCategories()), "member categories"),
+		lists(c.GetMemberCategoriesEnd(), m, len(memberCategories), "member categories"),
 		lists(c.GetAssignmentsEnd(), n, a, "assignments"),
-		lists(c.GetApplicationEnd(), n, len(c.GetApplicationKey()), "application"),
+		lists(c.GetApplicationEnd(), n, len(applicationKey), "application"),
 	); err != nil {
 		return nil, err
 	}
@@ -171,8 +252,15 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 			return nil, fmt.Errorf("member %d birth_date: %w", j, err)
 		}
 		lo, hi := span(c.MemberCategoriesEnd, j)
-		members[j] = measure.Member{Relation: c.MemberRelation[j], Age: c.MemberAge[j], AgeMonths: c.MemberAgeMonths[j], Sex: c.MemberSex[j],
-			BirthDate: b, Categories: c.MemberCategories[lo:hi:hi], DisabilityGroup: c.MemberDisabilityGroup[j]}
+		members[j] = measure.Member{Relation: relation[j], Age: c.MemberAge[j], AgeMonths: c.MemberAgeMonths[j], Sex: memberSex[j],
+			BirthDate: b, Categories: memberCategories[lo:hi:hi], DisabilityGroup: c.MemberDisabilityGroup[j]}
+	}
+	var assignments []measure.Assignment
+	if a > 0 {
+		assignments = make([]measure.Assignment, a)
+		for j := range assignments {
+			assignments[j] = measure.Assignment{Measure: assignmentMeasure[j], Status: assignmentStatus[j], AmountKopecks: c.AssignmentAmount[j]}
+		}
 	}
 	out := make([]measure.Case, n)
 	for i := range out {
@@ -186,9 +274,10 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 		}
 		clo, chi := span(c.CategoriesEnd, i)
 		mlo, mhi := span(c.MembersEnd, i)
-		k := measure.Case{ID: c.Id[i], Date: d,
-			Person: measure.Subject{Age: c.Age[i], AgeMonths: c.AgeMonths[i], Sex: c.Sex[i], BirthDate: b, Alive: c.Alive[i],
-				Resident: c.Resident[i], OKTMO: c.Oktmo[i], Categories: c.Categories[clo:chi:chi], DisabilityGroup: c.DisabilityGroup[i],
+		k := &out[i]
+		*k = measure.Case{ID: ids[i], Date: d,
+			Person: measure.Subject{Age: c.Age[i], AgeMonths: c.AgeMonths[i], Sex: sex[i], BirthDate: b, Alive: c.Alive[i],
+				Resident: c.Resident[i], OKTMO: oktmo[i], Categories: categories[clo:chi:chi], DisabilityGroup: c.DisabilityGroup[i],
 				IncomeKopecks: c.IncomeKopecks[i], Working: c.Working[i]},
 			Household: measure.Household{Members: members[mlo:mhi:mhi], Size: c.HouseholdSize[i],
 				PerCapitaKopecks: c.PerCapitaIncome[i], PerCapita3Kopecks: c.PerCapitaIncome_3M[i]},
@@ -196,18 +285,14 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 				Pensioners: c.MinimumPensioners[i], Children: c.MinimumChildren[i]},
 		}
 		if lo, hi := span(c.AssignmentsEnd, i); hi > lo {
-			k.Assignments = make([]measure.Assignment, hi-lo)
-			for j := lo; j < hi; j++ {
-				k.Assignments[j-lo] = measure.Assignment{Measure: c.AssignmentMeasure[j], Status: c.AssignmentStatus[j], AmountKopecks: c.AssignmentAmount[j]}
-			}
+			k.Assignments = assignments[lo:hi:hi]
 		}
 		if lo, hi := span(c.ApplicationEnd, i); hi > lo {
 			k.Application = make(map[string]string, hi-lo)
 			for j := lo; j < hi; j++ {
-				k.Application[c.ApplicationKey[j]] = c.ApplicationValue[j]
+				k.Application[applicationKey[j]] = applicationValue[j]
 			}
 		}
-		out[i] = k
 	}
 	return out, nil
 }
@@ -215,26 +300,43 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 // outcomesTo writes outcomes as columns; without explain, the
 // explanations stay behind.
 func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
-	n := len(os)
-	o := &pluginv1.Outcomes{CaseId: make([]string, n), Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
-		Start: make([]int32, n), End: make([]int32, n), Error: make([]string, n), ConditionsEnd: make([]uint32, n)}
+	n, k := len(os), 0
+	for i := range os {
+		k += len(os[i].Conditions)
+	}
+	o := &pluginv1.Outcomes{CaseId: &pluginv1.Strings{Ends: make([]uint32, 0, n)}, Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
+		Start: make([]int32, n), End: make([]int32, n), Error: &pluginv1.Strings{Ends: make([]uint32, 0, n)}, ConditionsEnd: make([]uint32, n),
+		ConditionNames: &pluginv1.Strings{}, Condition: make([]uint32, 0, k), Held: make([]bool, 0, k)}
+	if explain {
+		o.ExplanationRu, o.ExplanationEn = &pluginv1.Strings{Ends: make([]uint32, 0, k)}, &pluginv1.Strings{Ends: make([]uint32, 0, k)}
+	}
+	var names []string
 	index := map[string]uint32{}
 	for i := range os {
 		x := &os[i]
-		o.CaseId[i], o.Eligible[i], o.AmountKopecks[i] = x.CaseID, x.Eligible, x.AmountKopecks
-		o.Start[i], o.End[i], o.Error[i] = ymd(x.Start), ymd(x.End), x.Error
-		for _, c := range x.Conditions {
-			k, ok := index[c.Name]
-			if !ok {
-				k = uint32(len(o.ConditionNames))
-				index[c.Name] = k
-				o.ConditionNames = append(o.ConditionNames, c.Name)
+		addText(o.CaseId, x.CaseID)
+		o.Eligible[i], o.AmountKopecks[i] = x.Eligible, x.AmountKopecks
+		o.Start[i], o.End[i] = ymd(x.Start), ymd(x.End)
+		addText(o.Error, x.Error)
+		for j, c := range x.Conditions {
+			// A measure's conditions come in the same order case after
+			// case: the j-th is usually the j-th name already seen.
+			var at uint32
+			if j < len(names) && names[j] == c.Name {
+				at = uint32(j)
+			} else if seen, ok := index[c.Name]; ok {
+				at = seen
+			} else {
+				at = uint32(len(names))
+				index[c.Name] = at
+				names = append(names, c.Name)
+				addText(o.ConditionNames, c.Name)
 			}
-			o.Condition = append(o.Condition, k)
+			o.Condition = append(o.Condition, at)
 			o.Held = append(o.Held, c.Held)
 			if explain {
-				o.ExplanationRu = append(o.ExplanationRu, c.Explanation.RU)
-				o.ExplanationEn = append(o.ExplanationEn, c.Explanation.EN)
+				addText(o.ExplanationRu, c.Explanation.RU)
+				addText(o.ExplanationEn, c.Explanation.EN)
 			}
 		}
 		o.ConditionsEnd[i] = uint32(len(o.Condition))
@@ -246,26 +348,37 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 // mean: columns that do not line up, a negative amount, a date not in the
 // calendar, a period ending before it starts.
 func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
-	if len(o.GetCaseId()) != n {
-		return nil, fmt.Errorf("%d outcomes for %d cases", len(o.GetCaseId()), n)
+	var errs []error
+	text := func(s *pluginv1.Strings, name string) []string {
+		v, err := textsFrom(s, name)
+		errs = append(errs, err)
+		return v
 	}
-	for name, l := range map[string]int{"eligible": len(o.GetEligible()), "amount_kopecks": len(o.GetAmountKopecks()),
-		"start": len(o.GetStart()), "end": len(o.GetEnd()), "error": len(o.GetError())} {
-		if l != n {
-			return nil, fmt.Errorf("column %s has %d values for %d outcomes", name, l, n)
-		}
+	ids, failures, names := text(o.GetCaseId(), "case_id"), text(o.GetError(), "error"), text(o.GetConditionNames(), "condition_names")
+	var ru, en []string
+	if explain {
+		ru, en = text(o.GetExplanationRu(), "explanation_ru"), text(o.GetExplanationEn(), "explanation_en")
 	}
-	k := len(o.GetCondition())
-	if len(o.GetHeld()) != k {
-		return nil, fmt.Errorf("%d held values for %d conditions", len(o.GetHeld()), k)
-	}
-	if explain && (len(o.GetExplanationRu()) != k || len(o.GetExplanationEn()) != k) {
-		return nil, fmt.Errorf("%d and %d explanations for %d conditions", len(o.GetExplanationRu()), len(o.GetExplanationEn()), k)
-	}
-	if err := lists(o.GetConditionsEnd(), n, k, "conditions"); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	names := o.GetConditionNames()
+	if len(ids) != n {
+		return nil, fmt.Errorf("%d outcomes for %d cases", len(ids), n)
+	}
+	k := len(o.GetCondition())
+	if err := errors.Join(
+		sameLength("outcomes", n, column{"eligible", len(o.GetEligible())}, column{"amount_kopecks", len(o.GetAmountKopecks())},
+			column{"start", len(o.GetStart())}, column{"end", len(o.GetEnd())}, column{"error", len(failures)}),
+		sameLength("conditions", k, column{"held", len(o.GetHeld())}),
+		lists(o.GetConditionsEnd(), n, k, "conditions"),
+	); err != nil {
+		return nil, err
+	}
+	if explain {
+		if err := sameLength("conditions", k, column{"explanation_ru", len(ru)}, column{"explanation_en", len(en)}); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]measure.Outcome, n)
 	all := make([]measure.ConditionResult, k)
 	for j := range all {
@@ -274,7 +387,7 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 		}
 		all[j] = measure.ConditionResult{Name: names[o.Condition[j]], Held: o.Held[j]}
 		if explain {
-			all[j].Explanation = measure.Text{RU: o.ExplanationRu[j], EN: o.ExplanationEn[j]}
+			all[j].Explanation = measure.Text{RU: ru[j], EN: en[j]}
 		}
 	}
 	for i := range out {
@@ -293,8 +406,8 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 			return nil, fmt.Errorf("outcome %d: period ends %s before it starts %s", i, end.Format(time.DateOnly), start.Format(time.DateOnly))
 		}
 		lo, hi := span(o.ConditionsEnd, i)
-		out[i] = measure.Outcome{CaseID: o.CaseId[i], Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
-			Error: o.Error[i], Conditions: all[lo:hi:hi]}
+		out[i] = measure.Outcome{CaseID: ids[i], Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
+			Error: failures[i], Conditions: all[lo:hi:hi]}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,34 +95,74 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 
 // Columns that do not line up are refused, naming what is wrong.
 func TestColumnsThatDoNotLineUp(t *testing.T) {
-	for name, spoil := range map[string]func(c *pluginv1.Cases){
-		"a short column":         func(c *pluginv1.Cases) { c.Age = c.Age[1:] },
-		"members past the end":   func(c *pluginv1.Cases) { c.MembersEnd[len(c.MembersEnd)-1] += 5 },
-		"ends going backwards":   func(c *pluginv1.Cases) { c.MembersEnd[0], c.MembersEnd[1] = c.MembersEnd[1]+1, c.MembersEnd[0] },
-		"a date not in calendar": func(c *pluginv1.Cases) { c.Date[0] = 20260230 },
-		"an application key too many": func(c *pluginv1.Cases) {
-			c.ApplicationKey = append(c.ApplicationKey, "x")
-		},
+	for _, tc := range []struct {
+		name, want string
+		spoil      func(c *pluginv1.Cases)
+	}{
+		{"a short column", "column age has 6 values for 7 cases", func(c *pluginv1.Cases) { c.Age = c.Age[1:] }},
+		{"members past the end", "members: row 6 ends at", func(c *pluginv1.Cases) { c.MembersEnd[len(c.MembersEnd)-1] += 5 }},
+		{"ends going backwards", "members: row 1 ends at", func(c *pluginv1.Cases) { c.MembersEnd[0], c.MembersEnd[1] = c.MembersEnd[1]+1, c.MembersEnd[0] }},
+		{"a date not in calendar", "case 0 date: 20260230 is not a date", func(c *pluginv1.Cases) { c.Date[0] = 20260230 }},
+		{"an application key too many", "column application_value has 2 values for 3 application fields", func(c *pluginv1.Cases) {
+			c.ApplicationKey.Data = append(c.ApplicationKey.Data, 'x')
+			c.ApplicationKey.Ends = append(c.ApplicationKey.Ends, uint32(len(c.ApplicationKey.Data)))
+		}},
+		{"text that is not UTF-8", "column sex is not UTF-8", func(c *pluginv1.Cases) { c.Sex.Data[0] = 0xff }},
+		{"a value cut inside a character", "column oktmo: value 0 ends at byte 1", func(c *pluginv1.Cases) {
+			c.Oktmo.Data = append([]byte("ё"), c.Oktmo.Data...)
+			for i := range c.Oktmo.Ends {
+				c.Oktmo.Ends[i] += 2
+			}
+			c.Oktmo.Ends[0] = 1
+		}},
+		{"a value past the text", "column id: value 6 ends at byte", func(c *pluginv1.Cases) { c.Id.Ends[6] += 100 }},
+		{"text after the last value", "column id: its values hold", func(c *pluginv1.Cases) { c.Id.Data = append(c.Id.Data, 'x') }},
 	} {
 		c := casesTo(mixedCases())
-		spoil(c)
-		if _, err := casesFrom(c); err == nil {
-			t.Errorf("%s: accepted", name)
+		tc.spoil(c)
+		if _, err := casesFrom(c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	good := []measure.Outcome{{CaseID: "a", Eligible: true, AmountKopecks: 1, Start: d, Conditions: []measure.ConditionResult{{Name: "x", Held: true}}}}
-	for name, spoil := range map[string]func(o *pluginv1.Outcomes){
-		"a condition name out of range": func(o *pluginv1.Outcomes) { o.Condition[0] = 9 },
-		"a negative amount":             func(o *pluginv1.Outcomes) { o.AmountKopecks[0] = -1 },
-		"an end before the start":       func(o *pluginv1.Outcomes) { o.End[0] = 20260101 },
-		"missing explanations":          func(o *pluginv1.Outcomes) { o.ExplanationRu = nil },
-		"held values too few":           func(o *pluginv1.Outcomes) { o.Held = nil },
+	for _, tc := range []struct {
+		name, want string
+		spoil      func(o *pluginv1.Outcomes)
+	}{
+		{"a condition name out of range", "condition 0 names index 9 of 1 names", func(o *pluginv1.Outcomes) { o.Condition[0] = 9 }},
+		{"a negative amount", "outcome 0: amount -1 kopecks", func(o *pluginv1.Outcomes) { o.AmountKopecks[0] = -1 }},
+		{"an end before the start", "period ends 2026-01-01 before it starts 2026-06-15", func(o *pluginv1.Outcomes) { o.End[0] = 20260101 }},
+		{"missing explanations", "column explanation_ru has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.ExplanationRu = nil }},
+		{"held values too few", "column held has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.Held = nil }},
+		{"an outcome too few", "0 outcomes for 1 cases", func(o *pluginv1.Outcomes) { o.CaseId = nil }},
 	} {
 		o := outcomesTo(good, true)
-		spoil(o)
-		if _, err := outcomesFrom(o, 1, true); err == nil {
-			t.Errorf("%s: accepted", name)
+		tc.spoil(o)
+		if _, err := outcomesFrom(o, 1, true); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// fromYMD computes dates; time.Date is the reference, over every day of
+// three centuries and the ends of the calendar, and the days that are not.
+func TestDatesAsTimeHasThem(t *testing.T) {
+	check := func(day time.Time) {
+		got, err := fromYMD(ymd(day))
+		if err != nil || !got.Equal(day) || got.Location() != time.UTC {
+			t.Fatalf("%s: %s, %v", day.Format(time.DateOnly), got, err)
+		}
+	}
+	for day := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() < 2200; day = day.AddDate(0, 0, 1) {
+		check(day)
+	}
+	check(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
+	check(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+	check(time.Date(400, 2, 29, 0, 0, 0, 0, time.UTC))
+	for _, v := range []int32{19000229, 20230229, 20260431, 20261301, 20260001, 20260100, -20260101, 100000101, 101} {
+		if d, err := fromYMD(v); err == nil {
+			t.Errorf("%d read as %s", v, d)
 		}
 	}
 }
@@ -136,8 +177,8 @@ func FuzzCasesFrom(f *testing.F) {
 			return
 		}
 		cs, err := casesFrom(&c)
-		if err == nil && len(cs) != len(c.GetId()) {
-			t.Fatalf("%d cases for %d ids", len(cs), len(c.GetId()))
+		if err == nil && len(cs) != len(c.GetId().GetEnds()) {
+			t.Fatalf("%d cases for %d ids", len(cs), len(c.GetId().GetEnds()))
 		}
 	})
 }

@@ -52,9 +52,9 @@ func (oldMeasure) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv
 
 func (oldMeasure) Evaluate(_ context.Context, r *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
 	c := r.GetCases()
-	n := len(c.GetId())
+	n := len(c.GetId().GetEnds())
 	o := &pluginv1.Outcomes{CaseId: c.GetId(), Eligible: make([]bool, n), AmountKopecks: make([]int64, n), Start: make([]int32, n),
-		End: make([]int32, n), Error: make([]string, n), ConditionsEnd: make([]uint32, n)}
+		End: make([]int32, n), Error: &pluginv1.Strings{Ends: make([]uint32, n)}, ConditionsEnd: make([]uint32, n)}
 	for i, age := range c.GetAge() {
 		o.Eligible[i] = age >= 18
 	}

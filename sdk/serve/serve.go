@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/socialtreasury/treasury/sdk/grpcplugin"
 	"github.com/socialtreasury/treasury/sdk/measure"
@@ -38,14 +39,17 @@ const WindowBytes = 16 << 20
 // the matching DialOptions.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.InitialWindowSize(WindowBytes), grpc.InitialConnWindowSize(WindowBytes)}
+		grpc.InitialWindowSize(WindowBytes), grpc.InitialConnWindowSize(WindowBytes), experimental.BufferPool(pool),
+		grpc.ForceServerCodecV2(codec{})}
 }
 
 // DialOptions are the host side's gRPC settings for a plug-in connection.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes),
+			grpc.ForceCodecV2(codec{})),
 		grpc.WithInitialWindowSize(WindowBytes), grpc.WithInitialConnWindowSize(WindowBytes),
+		experimental.WithBufferPool(pool),
 	}
 }
 

@@ -144,6 +144,63 @@ func (x *Text) GetEn() string {
 	return ""
 }
 
+// Strings is a column of text values: the values one after another in
+// data (UTF-8), the i-th ending at ends[i] (and starting where the one
+// before it ends, or at 0). A column crosses as one buffer rather than a
+// field a value: a decoder makes one string of it and checks its UTF-8
+// once, where a repeated string costs an allocation and a check a value.
+type Strings struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	Ends          []uint32               `protobuf:"varint,2,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Strings) Reset() {
+	*x = Strings{}
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Strings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Strings) ProtoMessage() {}
+
+func (x *Strings) ProtoReflect() protoreflect.Message {
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Strings.ProtoReflect.Descriptor instead.
+func (*Strings) Descriptor() ([]byte, []int) {
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Strings) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Strings) GetEnds() []uint32 {
+	if x != nil {
+		return x.Ends
+	}
+	return nil
+}
+
 // Cases is a batch of cases — what each evaluation sees, the case schema
 // of the platform's rules (docs/rules.md) — column by column: the i-th
 // case's values are the i-th element of each per-case column. A case's
@@ -154,18 +211,18 @@ func (x *Text) GetEn() string {
 // none.
 type Cases struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    []string               `protobuf:"bytes,1,rep,name=id,proto3" json:"id,omitempty"`
+	Id    *Strings               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Date  []int32                `protobuf:"varint,2,rep,packed,name=date,proto3" json:"date,omitempty"`
 	// The subject.
 	Age             []int64  `protobuf:"varint,3,rep,packed,name=age,proto3" json:"age,omitempty"`
 	AgeMonths       []int64  `protobuf:"varint,4,rep,packed,name=age_months,json=ageMonths,proto3" json:"age_months,omitempty"`
-	Sex             []string `protobuf:"bytes,5,rep,name=sex,proto3" json:"sex,omitempty"`
+	Sex             *Strings `protobuf:"bytes,5,opt,name=sex,proto3" json:"sex,omitempty"`
 	BirthDate       []int32  `protobuf:"varint,6,rep,packed,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
 	Alive           []bool   `protobuf:"varint,7,rep,packed,name=alive,proto3" json:"alive,omitempty"`
 	Resident        []bool   `protobuf:"varint,8,rep,packed,name=resident,proto3" json:"resident,omitempty"`
-	Oktmo           []string `protobuf:"bytes,9,rep,name=oktmo,proto3" json:"oktmo,omitempty"`
+	Oktmo           *Strings `protobuf:"bytes,9,opt,name=oktmo,proto3" json:"oktmo,omitempty"`
 	CategoriesEnd   []uint32 `protobuf:"varint,10,rep,packed,name=categories_end,json=categoriesEnd,proto3" json:"categories_end,omitempty"`
-	Categories      []string `protobuf:"bytes,11,rep,name=categories,proto3" json:"categories,omitempty"`
+	Categories      *Strings `protobuf:"bytes,11,opt,name=categories,proto3" json:"categories,omitempty"`
 	DisabilityGroup []int64  `protobuf:"varint,12,rep,packed,name=disability_group,json=disabilityGroup,proto3" json:"disability_group,omitempty"`
 	IncomeKopecks   []int64  `protobuf:"varint,13,rep,packed,name=income_kopecks,json=incomeKopecks,proto3" json:"income_kopecks,omitempty"`
 	Working         []bool   `protobuf:"varint,14,rep,packed,name=working,proto3" json:"working,omitempty"`
@@ -174,13 +231,13 @@ type Cases struct {
 	PerCapitaIncome       []int64  `protobuf:"varint,16,rep,packed,name=per_capita_income,json=perCapitaIncome,proto3" json:"per_capita_income,omitempty"`
 	PerCapitaIncome_3M    []int64  `protobuf:"varint,17,rep,packed,name=per_capita_income_3m,json=perCapitaIncome3m,proto3" json:"per_capita_income_3m,omitempty"`
 	MembersEnd            []uint32 `protobuf:"varint,18,rep,packed,name=members_end,json=membersEnd,proto3" json:"members_end,omitempty"`
-	MemberRelation        []string `protobuf:"bytes,19,rep,name=member_relation,json=memberRelation,proto3" json:"member_relation,omitempty"`
+	MemberRelation        *Strings `protobuf:"bytes,19,opt,name=member_relation,json=memberRelation,proto3" json:"member_relation,omitempty"`
 	MemberAge             []int64  `protobuf:"varint,20,rep,packed,name=member_age,json=memberAge,proto3" json:"member_age,omitempty"`
 	MemberAgeMonths       []int64  `protobuf:"varint,21,rep,packed,name=member_age_months,json=memberAgeMonths,proto3" json:"member_age_months,omitempty"`
-	MemberSex             []string `protobuf:"bytes,22,rep,name=member_sex,json=memberSex,proto3" json:"member_sex,omitempty"`
+	MemberSex             *Strings `protobuf:"bytes,22,opt,name=member_sex,json=memberSex,proto3" json:"member_sex,omitempty"`
 	MemberBirthDate       []int32  `protobuf:"varint,23,rep,packed,name=member_birth_date,json=memberBirthDate,proto3" json:"member_birth_date,omitempty"`
 	MemberCategoriesEnd   []uint32 `protobuf:"varint,24,rep,packed,name=member_categories_end,json=memberCategoriesEnd,proto3" json:"member_categories_end,omitempty"`
-	MemberCategories      []string `protobuf:"bytes,25,rep,name=member_categories,json=memberCategories,proto3" json:"member_categories,omitempty"`
+	MemberCategories      *Strings `protobuf:"bytes,25,opt,name=member_categories,json=memberCategories,proto3" json:"member_categories,omitempty"`
 	MemberDisabilityGroup []int64  `protobuf:"varint,26,rep,packed,name=member_disability_group,json=memberDisabilityGroup,proto3" json:"member_disability_group,omitempty"`
 	// The region's subsistence minimums.
 	MinimumPerCapita  []int64 `protobuf:"varint,27,rep,packed,name=minimum_per_capita,json=minimumPerCapita,proto3" json:"minimum_per_capita,omitempty"`
@@ -189,20 +246,20 @@ type Cases struct {
 	MinimumChildren   []int64 `protobuf:"varint,30,rep,packed,name=minimum_children,json=minimumChildren,proto3" json:"minimum_children,omitempty"`
 	// Measures the subject receives.
 	AssignmentsEnd    []uint32 `protobuf:"varint,31,rep,packed,name=assignments_end,json=assignmentsEnd,proto3" json:"assignments_end,omitempty"`
-	AssignmentMeasure []string `protobuf:"bytes,32,rep,name=assignment_measure,json=assignmentMeasure,proto3" json:"assignment_measure,omitempty"`
-	AssignmentStatus  []string `protobuf:"bytes,33,rep,name=assignment_status,json=assignmentStatus,proto3" json:"assignment_status,omitempty"`
+	AssignmentMeasure *Strings `protobuf:"bytes,32,opt,name=assignment_measure,json=assignmentMeasure,proto3" json:"assignment_measure,omitempty"`
+	AssignmentStatus  *Strings `protobuf:"bytes,33,opt,name=assignment_status,json=assignmentStatus,proto3" json:"assignment_status,omitempty"`
 	AssignmentAmount  []int64  `protobuf:"varint,34,rep,packed,name=assignment_amount,json=assignmentAmount,proto3" json:"assignment_amount,omitempty"`
 	// The application's data, field by field.
 	ApplicationEnd   []uint32 `protobuf:"varint,35,rep,packed,name=application_end,json=applicationEnd,proto3" json:"application_end,omitempty"`
-	ApplicationKey   []string `protobuf:"bytes,36,rep,name=application_key,json=applicationKey,proto3" json:"application_key,omitempty"`
-	ApplicationValue []string `protobuf:"bytes,37,rep,name=application_value,json=applicationValue,proto3" json:"application_value,omitempty"`
+	ApplicationKey   *Strings `protobuf:"bytes,36,opt,name=application_key,json=applicationKey,proto3" json:"application_key,omitempty"`
+	ApplicationValue *Strings `protobuf:"bytes,37,opt,name=application_value,json=applicationValue,proto3" json:"application_value,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Cases) Reset() {
 	*x = Cases{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -214,7 +271,7 @@ func (x *Cases) String() string {
 func (*Cases) ProtoMessage() {}
 
 func (x *Cases) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -227,10 +284,10 @@ func (x *Cases) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cases.ProtoReflect.Descriptor instead.
 func (*Cases) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *Cases) GetId() []string {
+func (x *Cases) GetId() *Strings {
 	if x != nil {
 		return x.Id
 	}
@@ -258,7 +315,7 @@ func (x *Cases) GetAgeMonths() []int64 {
 	return nil
 }
 
-func (x *Cases) GetSex() []string {
+func (x *Cases) GetSex() *Strings {
 	if x != nil {
 		return x.Sex
 	}
@@ -286,7 +343,7 @@ func (x *Cases) GetResident() []bool {
 	return nil
 }
 
-func (x *Cases) GetOktmo() []string {
+func (x *Cases) GetOktmo() *Strings {
 	if x != nil {
 		return x.Oktmo
 	}
@@ -300,7 +357,7 @@ func (x *Cases) GetCategoriesEnd() []uint32 {
 	return nil
 }
 
-func (x *Cases) GetCategories() []string {
+func (x *Cases) GetCategories() *Strings {
 	if x != nil {
 		return x.Categories
 	}
@@ -356,7 +413,7 @@ func (x *Cases) GetMembersEnd() []uint32 {
 	return nil
 }
 
-func (x *Cases) GetMemberRelation() []string {
+func (x *Cases) GetMemberRelation() *Strings {
 	if x != nil {
 		return x.MemberRelation
 	}
@@ -377,7 +434,7 @@ func (x *Cases) GetMemberAgeMonths() []int64 {
 	return nil
 }
 
-func (x *Cases) GetMemberSex() []string {
+func (x *Cases) GetMemberSex() *Strings {
 	if x != nil {
 		return x.MemberSex
 	}
@@ -398,7 +455,7 @@ func (x *Cases) GetMemberCategoriesEnd() []uint32 {
 	return nil
 }
 
-func (x *Cases) GetMemberCategories() []string {
+func (x *Cases) GetMemberCategories() *Strings {
 	if x != nil {
 		return x.MemberCategories
 	}
@@ -447,14 +504,14 @@ func (x *Cases) GetAssignmentsEnd() []uint32 {
 	return nil
 }
 
-func (x *Cases) GetAssignmentMeasure() []string {
+func (x *Cases) GetAssignmentMeasure() *Strings {
 	if x != nil {
 		return x.AssignmentMeasure
 	}
 	return nil
 }
 
-func (x *Cases) GetAssignmentStatus() []string {
+func (x *Cases) GetAssignmentStatus() *Strings {
 	if x != nil {
 		return x.AssignmentStatus
 	}
@@ -475,14 +532,14 @@ func (x *Cases) GetApplicationEnd() []uint32 {
 	return nil
 }
 
-func (x *Cases) GetApplicationKey() []string {
+func (x *Cases) GetApplicationKey() *Strings {
 	if x != nil {
 		return x.ApplicationKey
 	}
 	return nil
 }
 
-func (x *Cases) GetApplicationValue() []string {
+func (x *Cases) GetApplicationValue() *Strings {
 	if x != nil {
 		return x.ApplicationValue
 	}
@@ -496,28 +553,28 @@ func (x *Cases) GetApplicationValue() []string {
 // from case to case).
 type Outcomes struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        []string               `protobuf:"bytes,1,rep,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	CaseId        *Strings               `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	Eligible      []bool                 `protobuf:"varint,2,rep,packed,name=eligible,proto3" json:"eligible,omitempty"`
 	AmountKopecks []int64                `protobuf:"varint,3,rep,packed,name=amount_kopecks,json=amountKopecks,proto3" json:"amount_kopecks,omitempty"`
 	Start         []int32                `protobuf:"varint,4,rep,packed,name=start,proto3" json:"start,omitempty"`
 	End           []int32                `protobuf:"varint,5,rep,packed,name=end,proto3" json:"end,omitempty"`
 	// error: the measure could not decide this case (its data is
 	// incomplete); the outcome is then not eligible. "" for none.
-	Error          []string `protobuf:"bytes,6,rep,name=error,proto3" json:"error,omitempty"`
-	ConditionNames []string `protobuf:"bytes,7,rep,name=condition_names,json=conditionNames,proto3" json:"condition_names,omitempty"`
+	Error          *Strings `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	ConditionNames *Strings `protobuf:"bytes,7,opt,name=condition_names,json=conditionNames,proto3" json:"condition_names,omitempty"`
 	ConditionsEnd  []uint32 `protobuf:"varint,8,rep,packed,name=conditions_end,json=conditionsEnd,proto3" json:"conditions_end,omitempty"`
 	Condition      []uint32 `protobuf:"varint,9,rep,packed,name=condition,proto3" json:"condition,omitempty"`
 	Held           []bool   `protobuf:"varint,10,rep,packed,name=held,proto3" json:"held,omitempty"`
 	// Explanations, one a condition when the request asked for them.
-	ExplanationRu []string `protobuf:"bytes,11,rep,name=explanation_ru,json=explanationRu,proto3" json:"explanation_ru,omitempty"`
-	ExplanationEn []string `protobuf:"bytes,12,rep,name=explanation_en,json=explanationEn,proto3" json:"explanation_en,omitempty"`
+	ExplanationRu *Strings `protobuf:"bytes,11,opt,name=explanation_ru,json=explanationRu,proto3" json:"explanation_ru,omitempty"`
+	ExplanationEn *Strings `protobuf:"bytes,12,opt,name=explanation_en,json=explanationEn,proto3" json:"explanation_en,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Outcomes) Reset() {
 	*x = Outcomes{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +586,7 @@ func (x *Outcomes) String() string {
 func (*Outcomes) ProtoMessage() {}
 
 func (x *Outcomes) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,10 +599,10 @@ func (x *Outcomes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Outcomes.ProtoReflect.Descriptor instead.
 func (*Outcomes) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *Outcomes) GetCaseId() []string {
+func (x *Outcomes) GetCaseId() *Strings {
 	if x != nil {
 		return x.CaseId
 	}
@@ -580,14 +637,14 @@ func (x *Outcomes) GetEnd() []int32 {
 	return nil
 }
 
-func (x *Outcomes) GetError() []string {
+func (x *Outcomes) GetError() *Strings {
 	if x != nil {
 		return x.Error
 	}
 	return nil
 }
 
-func (x *Outcomes) GetConditionNames() []string {
+func (x *Outcomes) GetConditionNames() *Strings {
 	if x != nil {
 		return x.ConditionNames
 	}
@@ -615,14 +672,14 @@ func (x *Outcomes) GetHeld() []bool {
 	return nil
 }
 
-func (x *Outcomes) GetExplanationRu() []string {
+func (x *Outcomes) GetExplanationRu() *Strings {
 	if x != nil {
 		return x.ExplanationRu
 	}
 	return nil
 }
 
-func (x *Outcomes) GetExplanationEn() []string {
+func (x *Outcomes) GetExplanationEn() *Strings {
 	if x != nil {
 		return x.ExplanationEn
 	}
@@ -639,7 +696,7 @@ type ConditionInfo struct {
 
 func (x *ConditionInfo) Reset() {
 	*x = ConditionInfo{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +708,7 @@ func (x *ConditionInfo) String() string {
 func (*ConditionInfo) ProtoMessage() {}
 
 func (x *ConditionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +721,7 @@ func (x *ConditionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionInfo.ProtoReflect.Descriptor instead.
 func (*ConditionInfo) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConditionInfo) GetName() string {
@@ -689,7 +746,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +758,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +771,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 type DescribeResponse struct {
@@ -730,7 +787,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +799,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +812,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DescribeResponse) GetCode() string {
@@ -799,7 +856,7 @@ type EvaluateRequest struct {
 
 func (x *EvaluateRequest) Reset() {
 	*x = EvaluateRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +868,7 @@ func (x *EvaluateRequest) String() string {
 func (*EvaluateRequest) ProtoMessage() {}
 
 func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +881,7 @@ func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateRequest.ProtoReflect.Descriptor instead.
 func (*EvaluateRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EvaluateRequest) GetCases() *Cases {
@@ -850,7 +907,7 @@ type EvaluateResponse struct {
 
 func (x *EvaluateResponse) Reset() {
 	*x = EvaluateResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +919,7 @@ func (x *EvaluateResponse) String() string {
 func (*EvaluateResponse) ProtoMessage() {}
 
 func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +932,7 @@ func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateResponse.ProtoReflect.Descriptor instead.
 func (*EvaluateResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EvaluateResponse) GetOutcomes() *Outcomes {
@@ -894,7 +951,7 @@ type ValidateApplicationRequest struct {
 
 func (x *ValidateApplicationRequest) Reset() {
 	*x = ValidateApplicationRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +963,7 @@ func (x *ValidateApplicationRequest) String() string {
 func (*ValidateApplicationRequest) ProtoMessage() {}
 
 func (x *ValidateApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +976,7 @@ func (x *ValidateApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateApplicationRequest.ProtoReflect.Descriptor instead.
 func (*ValidateApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ValidateApplicationRequest) GetApplication() map[string]string {
@@ -939,7 +996,7 @@ type FieldProblem struct {
 
 func (x *FieldProblem) Reset() {
 	*x = FieldProblem{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1008,7 @@ func (x *FieldProblem) String() string {
 func (*FieldProblem) ProtoMessage() {}
 
 func (x *FieldProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1021,7 @@ func (x *FieldProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldProblem.ProtoReflect.Descriptor instead.
 func (*FieldProblem) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FieldProblem) GetField() string {
@@ -990,7 +1047,7 @@ type ValidateApplicationResponse struct {
 
 func (x *ValidateApplicationResponse) Reset() {
 	*x = ValidateApplicationResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1059,7 @@ func (x *ValidateApplicationResponse) String() string {
 func (*ValidateApplicationResponse) ProtoMessage() {}
 
 func (x *ValidateApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1072,7 @@ func (x *ValidateApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateApplicationResponse.ProtoReflect.Descriptor instead.
 func (*ValidateApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ValidateApplicationResponse) GetProblems() []*FieldProblem {
@@ -1034,7 +1091,7 @@ type PersonRef struct {
 
 func (x *PersonRef) Reset() {
 	*x = PersonRef{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1103,7 @@ func (x *PersonRef) String() string {
 func (*PersonRef) ProtoMessage() {}
 
 func (x *PersonRef) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1116,7 @@ func (x *PersonRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonRef.ProtoReflect.Descriptor instead.
 func (*PersonRef) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PersonRef) GetSnils() string {
@@ -1080,7 +1137,7 @@ type Period struct {
 
 func (x *Period) Reset() {
 	*x = Period{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1149,7 @@ func (x *Period) String() string {
 func (*Period) ProtoMessage() {}
 
 func (x *Period) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1162,7 @@ func (x *Period) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Period.ProtoReflect.Descriptor instead.
 func (*Period) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Period) GetFrom() *Date {
@@ -1132,7 +1189,7 @@ type CategoryFact struct {
 
 func (x *CategoryFact) Reset() {
 	*x = CategoryFact{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1201,7 @@ func (x *CategoryFact) String() string {
 func (*CategoryFact) ProtoMessage() {}
 
 func (x *CategoryFact) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1214,7 @@ func (x *CategoryFact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryFact.ProtoReflect.Descriptor instead.
 func (*CategoryFact) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CategoryFact) GetCode() string {
@@ -1186,7 +1243,7 @@ type IncomeFact struct {
 
 func (x *IncomeFact) Reset() {
 	*x = IncomeFact{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1255,7 @@ func (x *IncomeFact) String() string {
 func (*IncomeFact) ProtoMessage() {}
 
 func (x *IncomeFact) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1268,7 @@ func (x *IncomeFact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncomeFact.ProtoReflect.Descriptor instead.
 func (*IncomeFact) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *IncomeFact) GetMonth() string {
@@ -1248,7 +1305,7 @@ type PersonFacts struct {
 
 func (x *PersonFacts) Reset() {
 	*x = PersonFacts{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1317,7 @@ func (x *PersonFacts) String() string {
 func (*PersonFacts) ProtoMessage() {}
 
 func (x *PersonFacts) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1330,7 @@ func (x *PersonFacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonFacts.ProtoReflect.Descriptor instead.
 func (*PersonFacts) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PersonFacts) GetSnils() string {
@@ -1314,7 +1371,7 @@ type FactsRequest struct {
 
 func (x *FactsRequest) Reset() {
 	*x = FactsRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1383,7 @@ func (x *FactsRequest) String() string {
 func (*FactsRequest) ProtoMessage() {}
 
 func (x *FactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1396,7 @@ func (x *FactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactsRequest.ProtoReflect.Descriptor instead.
 func (*FactsRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FactsRequest) GetPersons() []*PersonRef {
@@ -1366,7 +1423,7 @@ type FactsResponse struct {
 
 func (x *FactsResponse) Reset() {
 	*x = FactsResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1435,7 @@ func (x *FactsResponse) String() string {
 func (*FactsResponse) ProtoMessage() {}
 
 func (x *FactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1448,7 @@ func (x *FactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactsResponse.ProtoReflect.Descriptor instead.
 func (*FactsResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FactsResponse) GetPersons() []*PersonFacts {
@@ -1415,7 +1472,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1484,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1497,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Event) GetId() string {
@@ -1488,7 +1545,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1557,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1570,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EventsRequest) GetCursor() string {
@@ -1542,7 +1599,7 @@ type EventsResponse struct {
 
 func (x *EventsResponse) Reset() {
 	*x = EventsResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1611,7 @@ func (x *EventsResponse) String() string {
 func (*EventsResponse) ProtoMessage() {}
 
 func (x *EventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1624,7 @@ func (x *EventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsResponse.ProtoReflect.Descriptor instead.
 func (*EventsResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EventsResponse) GetEvents() []*Event {
@@ -1602,7 +1659,7 @@ type PaymentOrder struct {
 
 func (x *PaymentOrder) Reset() {
 	*x = PaymentOrder{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1671,7 @@ func (x *PaymentOrder) String() string {
 func (*PaymentOrder) ProtoMessage() {}
 
 func (x *PaymentOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1684,7 @@ func (x *PaymentOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentOrder.ProtoReflect.Descriptor instead.
 func (*PaymentOrder) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PaymentOrder) GetId() string {
@@ -1705,7 +1762,7 @@ type PaymentStatus struct {
 
 func (x *PaymentStatus) Reset() {
 	*x = PaymentStatus{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1774,7 @@ func (x *PaymentStatus) String() string {
 func (*PaymentStatus) ProtoMessage() {}
 
 func (x *PaymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1787,7 @@ func (x *PaymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentStatus.ProtoReflect.Descriptor instead.
 func (*PaymentStatus) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PaymentStatus) GetOrderId() string {
@@ -1763,7 +1820,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1832,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1845,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubmitRequest) GetOrders() []*PaymentOrder {
@@ -1807,7 +1864,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1876,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +1889,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubmitResponse) GetStatuses() []*PaymentStatus {
@@ -1851,7 +1908,7 @@ type StatusesRequest struct {
 
 func (x *StatusesRequest) Reset() {
 	*x = StatusesRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1920,7 @@ func (x *StatusesRequest) String() string {
 func (*StatusesRequest) ProtoMessage() {}
 
 func (x *StatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +1933,7 @@ func (x *StatusesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusesRequest.ProtoReflect.Descriptor instead.
 func (*StatusesRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatusesRequest) GetOrderIds() []string {
@@ -1895,7 +1952,7 @@ type StatusesResponse struct {
 
 func (x *StatusesResponse) Reset() {
 	*x = StatusesResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +1964,7 @@ func (x *StatusesResponse) String() string {
 func (*StatusesResponse) ProtoMessage() {}
 
 func (x *StatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +1977,7 @@ func (x *StatusesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusesResponse.ProtoReflect.Descriptor instead.
 func (*StatusesResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatusesResponse) GetStatuses() []*PaymentStatus {
@@ -1945,7 +2002,7 @@ type Notice struct {
 
 func (x *Notice) Reset() {
 	*x = Notice{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2014,7 @@ func (x *Notice) String() string {
 func (*Notice) ProtoMessage() {}
 
 func (x *Notice) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2027,7 @@ func (x *Notice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notice.ProtoReflect.Descriptor instead.
 func (*Notice) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Notice) GetId() string {
@@ -2027,7 +2084,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2096,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2109,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Delivery) GetNoticeId() string {
@@ -2085,7 +2142,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2154,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2167,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeliverRequest) GetNotices() []*Notice {
@@ -2129,7 +2186,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2198,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_treasury_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2211,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_treasury_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeliverResponse) GetDeliveries() []*Delivery {
@@ -2175,24 +2232,26 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\"&\n" +
 	"\x04Text\x12\x0e\n" +
 	"\x02ru\x18\x01 \x01(\tR\x02ru\x12\x0e\n" +
-	"\x02en\x18\x02 \x01(\tR\x02en\"\xee\n" +
-	"\n" +
-	"\x05Cases\x12\x0e\n" +
-	"\x02id\x18\x01 \x03(\tR\x02id\x12\x12\n" +
+	"\x02en\x18\x02 \x01(\tR\x02en\"1\n" +
+	"\aStrings\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04ends\x18\x02 \x03(\rR\x04ends\"\xad\r\n" +
+	"\x05Cases\x12+\n" +
+	"\x02id\x18\x01 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x02id\x12\x12\n" +
 	"\x04date\x18\x02 \x03(\x05R\x04date\x12\x10\n" +
 	"\x03age\x18\x03 \x03(\x03R\x03age\x12\x1d\n" +
 	"\n" +
-	"age_months\x18\x04 \x03(\x03R\tageMonths\x12\x10\n" +
-	"\x03sex\x18\x05 \x03(\tR\x03sex\x12\x1d\n" +
+	"age_months\x18\x04 \x03(\x03R\tageMonths\x12-\n" +
+	"\x03sex\x18\x05 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x03sex\x12\x1d\n" +
 	"\n" +
 	"birth_date\x18\x06 \x03(\x05R\tbirthDate\x12\x14\n" +
 	"\x05alive\x18\a \x03(\bR\x05alive\x12\x1a\n" +
-	"\bresident\x18\b \x03(\bR\bresident\x12\x14\n" +
-	"\x05oktmo\x18\t \x03(\tR\x05oktmo\x12%\n" +
+	"\bresident\x18\b \x03(\bR\bresident\x121\n" +
+	"\x05oktmo\x18\t \x01(\v2\x1b.treasury.plugin.v1.StringsR\x05oktmo\x12%\n" +
 	"\x0ecategories_end\x18\n" +
-	" \x03(\rR\rcategoriesEnd\x12\x1e\n" +
+	" \x03(\rR\rcategoriesEnd\x12;\n" +
 	"\n" +
-	"categories\x18\v \x03(\tR\n" +
+	"categories\x18\v \x01(\v2\x1b.treasury.plugin.v1.StringsR\n" +
 	"categories\x12)\n" +
 	"\x10disability_group\x18\f \x03(\x03R\x0fdisabilityGroup\x12%\n" +
 	"\x0eincome_kopecks\x18\r \x03(\x03R\rincomeKopecks\x12\x18\n" +
@@ -2201,42 +2260,42 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11per_capita_income\x18\x10 \x03(\x03R\x0fperCapitaIncome\x12/\n" +
 	"\x14per_capita_income_3m\x18\x11 \x03(\x03R\x11perCapitaIncome3m\x12\x1f\n" +
 	"\vmembers_end\x18\x12 \x03(\rR\n" +
-	"membersEnd\x12'\n" +
-	"\x0fmember_relation\x18\x13 \x03(\tR\x0ememberRelation\x12\x1d\n" +
+	"membersEnd\x12D\n" +
+	"\x0fmember_relation\x18\x13 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x0ememberRelation\x12\x1d\n" +
 	"\n" +
 	"member_age\x18\x14 \x03(\x03R\tmemberAge\x12*\n" +
-	"\x11member_age_months\x18\x15 \x03(\x03R\x0fmemberAgeMonths\x12\x1d\n" +
+	"\x11member_age_months\x18\x15 \x03(\x03R\x0fmemberAgeMonths\x12:\n" +
 	"\n" +
-	"member_sex\x18\x16 \x03(\tR\tmemberSex\x12*\n" +
+	"member_sex\x18\x16 \x01(\v2\x1b.treasury.plugin.v1.StringsR\tmemberSex\x12*\n" +
 	"\x11member_birth_date\x18\x17 \x03(\x05R\x0fmemberBirthDate\x122\n" +
-	"\x15member_categories_end\x18\x18 \x03(\rR\x13memberCategoriesEnd\x12+\n" +
-	"\x11member_categories\x18\x19 \x03(\tR\x10memberCategories\x126\n" +
+	"\x15member_categories_end\x18\x18 \x03(\rR\x13memberCategoriesEnd\x12H\n" +
+	"\x11member_categories\x18\x19 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10memberCategories\x126\n" +
 	"\x17member_disability_group\x18\x1a \x03(\x03R\x15memberDisabilityGroup\x12,\n" +
 	"\x12minimum_per_capita\x18\x1b \x03(\x03R\x10minimumPerCapita\x12.\n" +
 	"\x13minimum_working_age\x18\x1c \x03(\x03R\x11minimumWorkingAge\x12-\n" +
 	"\x12minimum_pensioners\x18\x1d \x03(\x03R\x11minimumPensioners\x12)\n" +
 	"\x10minimum_children\x18\x1e \x03(\x03R\x0fminimumChildren\x12'\n" +
-	"\x0fassignments_end\x18\x1f \x03(\rR\x0eassignmentsEnd\x12-\n" +
-	"\x12assignment_measure\x18  \x03(\tR\x11assignmentMeasure\x12+\n" +
-	"\x11assignment_status\x18! \x03(\tR\x10assignmentStatus\x12+\n" +
+	"\x0fassignments_end\x18\x1f \x03(\rR\x0eassignmentsEnd\x12J\n" +
+	"\x12assignment_measure\x18  \x01(\v2\x1b.treasury.plugin.v1.StringsR\x11assignmentMeasure\x12H\n" +
+	"\x11assignment_status\x18! \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10assignmentStatus\x12+\n" +
 	"\x11assignment_amount\x18\" \x03(\x03R\x10assignmentAmount\x12'\n" +
-	"\x0fapplication_end\x18# \x03(\rR\x0eapplicationEnd\x12'\n" +
-	"\x0fapplication_key\x18$ \x03(\tR\x0eapplicationKey\x12+\n" +
-	"\x11application_value\x18% \x03(\tR\x10applicationValue\"\xf4\x02\n" +
-	"\bOutcomes\x12\x17\n" +
-	"\acase_id\x18\x01 \x03(\tR\x06caseId\x12\x1a\n" +
+	"\x0fapplication_end\x18# \x03(\rR\x0eapplicationEnd\x12D\n" +
+	"\x0fapplication_key\x18$ \x01(\v2\x1b.treasury.plugin.v1.StringsR\x0eapplicationKey\x12H\n" +
+	"\x11application_value\x18% \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10applicationValue\"\x85\x04\n" +
+	"\bOutcomes\x124\n" +
+	"\acase_id\x18\x01 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x06caseId\x12\x1a\n" +
 	"\beligible\x18\x02 \x03(\bR\beligible\x12%\n" +
 	"\x0eamount_kopecks\x18\x03 \x03(\x03R\ramountKopecks\x12\x14\n" +
 	"\x05start\x18\x04 \x03(\x05R\x05start\x12\x10\n" +
-	"\x03end\x18\x05 \x03(\x05R\x03end\x12\x14\n" +
-	"\x05error\x18\x06 \x03(\tR\x05error\x12'\n" +
-	"\x0fcondition_names\x18\a \x03(\tR\x0econditionNames\x12%\n" +
+	"\x03end\x18\x05 \x03(\x05R\x03end\x121\n" +
+	"\x05error\x18\x06 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x05error\x12D\n" +
+	"\x0fcondition_names\x18\a \x01(\v2\x1b.treasury.plugin.v1.StringsR\x0econditionNames\x12%\n" +
 	"\x0econditions_end\x18\b \x03(\rR\rconditionsEnd\x12\x1c\n" +
 	"\tcondition\x18\t \x03(\rR\tcondition\x12\x12\n" +
 	"\x04held\x18\n" +
-	" \x03(\bR\x04held\x12%\n" +
-	"\x0eexplanation_ru\x18\v \x03(\tR\rexplanationRu\x12%\n" +
-	"\x0eexplanation_en\x18\f \x03(\tR\rexplanationEn\"S\n" +
+	" \x03(\bR\x04held\x12B\n" +
+	"\x0eexplanation_ru\x18\v \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationRu\x12B\n" +
+	"\x0eexplanation_en\x18\f \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationEn\"S\n" +
 	"\rConditionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05title\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x05title\"\x11\n" +
@@ -2371,92 +2430,109 @@ func file_treasury_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_treasury_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_treasury_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_treasury_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_treasury_plugin_v1_plugin_proto_goTypes = []any{
 	(*Date)(nil),                        // 0: treasury.plugin.v1.Date
 	(*Text)(nil),                        // 1: treasury.plugin.v1.Text
-	(*Cases)(nil),                       // 2: treasury.plugin.v1.Cases
-	(*Outcomes)(nil),                    // 3: treasury.plugin.v1.Outcomes
-	(*ConditionInfo)(nil),               // 4: treasury.plugin.v1.ConditionInfo
-	(*DescribeRequest)(nil),             // 5: treasury.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),            // 6: treasury.plugin.v1.DescribeResponse
-	(*EvaluateRequest)(nil),             // 7: treasury.plugin.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),            // 8: treasury.plugin.v1.EvaluateResponse
-	(*ValidateApplicationRequest)(nil),  // 9: treasury.plugin.v1.ValidateApplicationRequest
-	(*FieldProblem)(nil),                // 10: treasury.plugin.v1.FieldProblem
-	(*ValidateApplicationResponse)(nil), // 11: treasury.plugin.v1.ValidateApplicationResponse
-	(*PersonRef)(nil),                   // 12: treasury.plugin.v1.PersonRef
-	(*Period)(nil),                      // 13: treasury.plugin.v1.Period
-	(*CategoryFact)(nil),                // 14: treasury.plugin.v1.CategoryFact
-	(*IncomeFact)(nil),                  // 15: treasury.plugin.v1.IncomeFact
-	(*PersonFacts)(nil),                 // 16: treasury.plugin.v1.PersonFacts
-	(*FactsRequest)(nil),                // 17: treasury.plugin.v1.FactsRequest
-	(*FactsResponse)(nil),               // 18: treasury.plugin.v1.FactsResponse
-	(*Event)(nil),                       // 19: treasury.plugin.v1.Event
-	(*EventsRequest)(nil),               // 20: treasury.plugin.v1.EventsRequest
-	(*EventsResponse)(nil),              // 21: treasury.plugin.v1.EventsResponse
-	(*PaymentOrder)(nil),                // 22: treasury.plugin.v1.PaymentOrder
-	(*PaymentStatus)(nil),               // 23: treasury.plugin.v1.PaymentStatus
-	(*SubmitRequest)(nil),               // 24: treasury.plugin.v1.SubmitRequest
-	(*SubmitResponse)(nil),              // 25: treasury.plugin.v1.SubmitResponse
-	(*StatusesRequest)(nil),             // 26: treasury.plugin.v1.StatusesRequest
-	(*StatusesResponse)(nil),            // 27: treasury.plugin.v1.StatusesResponse
-	(*Notice)(nil),                      // 28: treasury.plugin.v1.Notice
-	(*Delivery)(nil),                    // 29: treasury.plugin.v1.Delivery
-	(*DeliverRequest)(nil),              // 30: treasury.plugin.v1.DeliverRequest
-	(*DeliverResponse)(nil),             // 31: treasury.plugin.v1.DeliverResponse
-	nil,                                 // 32: treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
-	nil,                                 // 33: treasury.plugin.v1.Event.AttributesEntry
+	(*Strings)(nil),                     // 2: treasury.plugin.v1.Strings
+	(*Cases)(nil),                       // 3: treasury.plugin.v1.Cases
+	(*Outcomes)(nil),                    // 4: treasury.plugin.v1.Outcomes
+	(*ConditionInfo)(nil),               // 5: treasury.plugin.v1.ConditionInfo
+	(*DescribeRequest)(nil),             // 6: treasury.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),            // 7: treasury.plugin.v1.DescribeResponse
+	(*EvaluateRequest)(nil),             // 8: treasury.plugin.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),            // 9: treasury.plugin.v1.EvaluateResponse
+	(*ValidateApplicationRequest)(nil),  // 10: treasury.plugin.v1.ValidateApplicationRequest
+	(*FieldProblem)(nil),                // 11: treasury.plugin.v1.FieldProblem
+	(*ValidateApplicationResponse)(nil), // 12: treasury.plugin.v1.ValidateApplicationResponse
+	(*PersonRef)(nil),                   // 13: treasury.plugin.v1.PersonRef
+	(*Period)(nil),                      // 14: treasury.plugin.v1.Period
+	(*CategoryFact)(nil),                // 15: treasury.plugin.v1.CategoryFact
+	(*IncomeFact)(nil),                  // 16: treasury.plugin.v1.IncomeFact
+	(*PersonFacts)(nil),                 // 17: treasury.plugin.v1.PersonFacts
+	(*FactsRequest)(nil),                // 18: treasury.plugin.v1.FactsRequest
+	(*FactsResponse)(nil),               // 19: treasury.plugin.v1.FactsResponse
+	(*Event)(nil),                       // 20: treasury.plugin.v1.Event
+	(*EventsRequest)(nil),               // 21: treasury.plugin.v1.EventsRequest
+	(*EventsResponse)(nil),              // 22: treasury.plugin.v1.EventsResponse
+	(*PaymentOrder)(nil),                // 23: treasury.plugin.v1.PaymentOrder
+	(*PaymentStatus)(nil),               // 24: treasury.plugin.v1.PaymentStatus
+	(*SubmitRequest)(nil),               // 25: treasury.plugin.v1.SubmitRequest
+	(*SubmitResponse)(nil),              // 26: treasury.plugin.v1.SubmitResponse
+	(*StatusesRequest)(nil),             // 27: treasury.plugin.v1.StatusesRequest
+	(*StatusesResponse)(nil),            // 28: treasury.plugin.v1.StatusesResponse
+	(*Notice)(nil),                      // 29: treasury.plugin.v1.Notice
+	(*Delivery)(nil),                    // 30: treasury.plugin.v1.Delivery
+	(*DeliverRequest)(nil),              // 31: treasury.plugin.v1.DeliverRequest
+	(*DeliverResponse)(nil),             // 32: treasury.plugin.v1.DeliverResponse
+	nil,                                 // 33: treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
+	nil,                                 // 34: treasury.plugin.v1.Event.AttributesEntry
 }
 var file_treasury_plugin_v1_plugin_proto_depIdxs = []int32{
-	1,  // 0: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
-	1,  // 1: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
-	4,  // 2: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
-	2,  // 3: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Cases
-	3,  // 4: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcomes
-	32, // 5: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
-	1,  // 6: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
-	10, // 7: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
-	0,  // 8: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
-	0,  // 9: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
-	13, // 10: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
-	14, // 11: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
-	15, // 12: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
-	12, // 13: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
-	0,  // 14: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
-	16, // 15: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
-	0,  // 16: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
-	33, // 17: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
-	19, // 18: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
-	13, // 19: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
-	22, // 20: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
-	23, // 21: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	23, // 22: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	1,  // 23: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
-	1,  // 24: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
-	28, // 25: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
-	29, // 26: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
-	5,  // 27: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
-	7,  // 28: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
-	9,  // 29: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
-	17, // 30: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
-	20, // 31: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
-	24, // 32: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
-	26, // 33: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
-	30, // 34: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
-	6,  // 35: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
-	8,  // 36: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
-	11, // 37: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
-	18, // 38: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
-	21, // 39: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
-	25, // 40: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
-	27, // 41: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
-	31, // 42: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
-	35, // [35:43] is the sub-list for method output_type
-	27, // [27:35] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	2,  // 0: treasury.plugin.v1.Cases.id:type_name -> treasury.plugin.v1.Strings
+	2,  // 1: treasury.plugin.v1.Cases.sex:type_name -> treasury.plugin.v1.Strings
+	2,  // 2: treasury.plugin.v1.Cases.oktmo:type_name -> treasury.plugin.v1.Strings
+	2,  // 3: treasury.plugin.v1.Cases.categories:type_name -> treasury.plugin.v1.Strings
+	2,  // 4: treasury.plugin.v1.Cases.member_relation:type_name -> treasury.plugin.v1.Strings
+	2,  // 5: treasury.plugin.v1.Cases.member_sex:type_name -> treasury.plugin.v1.Strings
+	2,  // 6: treasury.plugin.v1.Cases.member_categories:type_name -> treasury.plugin.v1.Strings
+	2,  // 7: treasury.plugin.v1.Cases.assignment_measure:type_name -> treasury.plugin.v1.Strings
+	2,  // 8: treasury.plugin.v1.Cases.assignment_status:type_name -> treasury.plugin.v1.Strings
+	2,  // 9: treasury.plugin.v1.Cases.application_key:type_name -> treasury.plugin.v1.Strings
+	2,  // 10: treasury.plugin.v1.Cases.application_value:type_name -> treasury.plugin.v1.Strings
+	2,  // 11: treasury.plugin.v1.Outcomes.case_id:type_name -> treasury.plugin.v1.Strings
+	2,  // 12: treasury.plugin.v1.Outcomes.error:type_name -> treasury.plugin.v1.Strings
+	2,  // 13: treasury.plugin.v1.Outcomes.condition_names:type_name -> treasury.plugin.v1.Strings
+	2,  // 14: treasury.plugin.v1.Outcomes.explanation_ru:type_name -> treasury.plugin.v1.Strings
+	2,  // 15: treasury.plugin.v1.Outcomes.explanation_en:type_name -> treasury.plugin.v1.Strings
+	1,  // 16: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
+	1,  // 17: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
+	5,  // 18: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
+	3,  // 19: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Cases
+	4,  // 20: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcomes
+	33, // 21: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
+	1,  // 22: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
+	11, // 23: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
+	0,  // 24: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
+	0,  // 25: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
+	14, // 26: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
+	15, // 27: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
+	16, // 28: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
+	13, // 29: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
+	0,  // 30: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
+	17, // 31: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
+	0,  // 32: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
+	34, // 33: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
+	20, // 34: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
+	14, // 35: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
+	23, // 36: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
+	24, // 37: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	24, // 38: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	1,  // 39: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
+	1,  // 40: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
+	29, // 41: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
+	30, // 42: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
+	6,  // 43: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
+	8,  // 44: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
+	10, // 45: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
+	18, // 46: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
+	21, // 47: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
+	25, // 48: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
+	27, // 49: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
+	31, // 50: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
+	7,  // 51: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
+	9,  // 52: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
+	12, // 53: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
+	19, // 54: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
+	22, // 55: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
+	26, // 56: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
+	28, // 57: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
+	32, // 58: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
+	51, // [51:59] is the sub-list for method output_type
+	43, // [43:51] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_treasury_plugin_v1_plugin_proto_init() }
@@ -2470,7 +2546,7 @@ func file_treasury_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_treasury_plugin_v1_plugin_proto_rawDesc), len(file_treasury_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

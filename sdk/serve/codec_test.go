@@ -1,0 +1,70 @@
+package serve
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
+)
+
+// Buffers come back from the pool with what the last user left in them:
+// a message marshalled into one and read back must not show any of it.
+func TestCodecOverDirtyBuffers(t *testing.T) {
+	for _, size := range []int{1, 255, 256, 257, 4096, 70_000, 1 << 20} {
+		for range 4 {
+			b := pool.Get(size)
+			for i := range *b {
+				(*b)[i] = 0xAB
+			}
+			pool.Put(b)
+		}
+	}
+	for _, n := range []int{0, 1, 40, 3000, 40_000} {
+		want := &pluginv1.EvaluateRequest{Explain: true, Cases: &pluginv1.Cases{
+			Id: &pluginv1.Strings{Data: bytes.Repeat([]byte("a"), n), Ends: make([]uint32, n)}, Age: make([]int64, n)}}
+		for i := range n {
+			want.Cases.Id.Ends[i] = uint32(i + 1)
+			want.Cases.Age[i] = int64(i % 7)
+		}
+		data, err := codec{}.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data.Len() != proto.Size(want) {
+			t.Fatalf("%d cases: %d bytes marshalled, the message has %d", n, data.Len(), proto.Size(want))
+		}
+		// As gRPC delivers it: in frames of at most 16 KiB.
+		var frames mem.BufferSlice
+		whole := data.Materialize()
+		for len(whole) > 0 {
+			k := min(len(whole), 16<<10)
+			frames = append(frames, mem.Copy(whole[:k], pool))
+			whole = whole[k:]
+		}
+		var got pluginv1.EvaluateRequest
+		if err := (codec{}).Unmarshal(frames, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(want, &got) {
+			t.Fatalf("%d cases: the message came back changed", n)
+		}
+		data.Free()
+		frames.Free()
+	}
+}
+
+func TestPoolSizes(t *testing.T) {
+	for _, n := range []int{0, 1, 256, 257, 1 << 20, 1<<20 + 1, 1 << maxTier, 1<<maxTier + 1} {
+		b := pool.Get(n)
+		if len(*b) != n || cap(*b) < n {
+			t.Fatalf("Get(%d): len %d cap %d", n, len(*b), cap(*b))
+		}
+		pool.Put(b)
+	}
+	if _, err := (codec{}).Marshal("not a message"); err == nil {
+		t.Fatal("a string marshalled")
+	}
+}
