@@ -12,6 +12,7 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/socialtreasury/treasury/core/civil"
+	sdkmeasure "github.com/socialtreasury/treasury/sdk/measure"
 )
 
 // Evaluator decides batches of cases: one outcome per case, in the order of
@@ -37,12 +38,10 @@ type Outcome struct {
 	Error         string            `json:"error,omitempty"`
 }
 
-// ConditionResult says whether a condition held and why.
-type ConditionResult struct {
-	Name        string `json:"name"`
-	Held        bool   `json:"held"`
-	Explanation Text   `json:"explanation"`
-}
+// ConditionResult says whether a condition held and why. It is the SDK's,
+// as Text is: a plug-in's 1,000-case batch then hands its six thousand
+// results over as they are.
+type ConditionResult = sdkmeasure.ConditionResult
 
 // Failed lists the conditions that did not hold.
 func (o Outcome) Failed() []ConditionResult {

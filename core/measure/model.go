@@ -6,13 +6,13 @@ import (
 
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/fault"
+	sdkmeasure "github.com/socialtreasury/treasury/sdk/measure"
 )
 
-// Text is a phrase in the two languages the platform answers in.
-type Text struct {
-	RU string `json:"ru"`
-	EN string `json:"en"`
-}
+// Text is a phrase in the two languages the platform answers in. It is
+// the SDK's, so that plug-in measures' explanations reach the platform
+// without being copied.
+type Text = sdkmeasure.Text
 
 // LegalAct is a measure's legal basis.
 type LegalAct struct {

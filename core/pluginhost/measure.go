@@ -3,6 +3,8 @@ package pluginhost
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/measure"
@@ -57,9 +59,11 @@ func (e measureEvaluator) Decide(ctx context.Context, cases []measure.Case) ([]m
 
 func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, 0, len(cases))
+	b := batches.Get().(*batch)
+	defer batches.Put(b)
 	for len(cases) > 0 {
 		n := min(len(cases), MaxBatch)
-		in := casesToSDK(cases[:n])
+		in := b.of(cases[:n])
 		var res []sdkmeasure.Outcome
 		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
 			var err error
@@ -82,56 +86,60 @@ func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, ex
 	return out, nil
 }
 
-// casesToSDK converts a batch; the batch's members and assignments share
-// one array each (a batch is thousands of cases).
-func casesToSDK(cases []measure.Case) []sdkmeasure.Case {
+// batch holds a batch's cases as the SDK has them. The cases are the
+// core's, field for field; what is copied is the structs, strings and
+// lists stay shared. Batches are kept for the next call, so that a
+// simulation over millions does not make the collector clear up a copy
+// of each of its pages.
+type batch struct {
+	cases       []sdkmeasure.Case
+	members     []sdkmeasure.Member
+	assignments []sdkmeasure.Assignment
+}
+
+var batches = sync.Pool{New: func() any { return new(batch) }}
+
+func (b *batch) of(cases []measure.Case) []sdkmeasure.Case {
+	b.cases, b.members, b.assignments = b.cases[:0], b.members[:0], b.assignments[:0]
 	var members, assignments int
 	for i := range cases {
 		members += len(cases[i].Household.Members)
 		assignments += len(cases[i].Assignments)
 	}
-	ms := make([]sdkmeasure.Member, 0, members)
-	as := make([]sdkmeasure.Assignment, 0, assignments)
-	out := make([]sdkmeasure.Case, len(cases))
+	// Members and assignments are cut from one array each, which must not
+	// move while the cases are built.
+	b.members = slices.Grow(b.members, members)
+	b.assignments = slices.Grow(b.assignments, assignments)
 	for i := range cases {
 		c, p := &cases[i], &cases[i].Person
-		lo := len(ms)
+		lo := len(b.members)
 		for _, m := range c.Household.Members {
-			ms = append(ms, sdkmeasure.Member(m))
+			b.members = append(b.members, sdkmeasure.Member(m))
 		}
-		alo := len(as)
+		alo := len(b.assignments)
 		for _, a := range c.Assignments {
-			as = append(as, sdkmeasure.Assignment(a))
+			b.assignments = append(b.assignments, sdkmeasure.Assignment(a))
 		}
-		out[i] = sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
+		b.cases = append(b.cases, sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
 			Person: sdkmeasure.Subject{Age: p.Age, AgeMonths: p.AgeMonths, Sex: p.Sex, BirthDate: p.BirthDate, Alive: p.Alive,
 				Resident: p.Resident, OKTMO: p.OKTMO, Categories: p.Categories, DisabilityGroup: p.DisabilityGroup,
 				IncomeKopecks: p.IncomeKopecks, Working: p.Working},
 			Household: sdkmeasure.Household{Size: c.Household.Size, PerCapitaKopecks: c.Household.PerCapitaKopecks,
-				PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: ms[lo:len(ms):len(ms)]},
+				PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: b.members[lo:len(b.members):len(b.members)]},
 			Minimum:     sdkmeasure.Minimums(c.Minimum),
-			Assignments: as[alo:len(as):len(as)],
-		}
+			Assignments: b.assignments[alo:len(b.assignments):len(b.assignments)],
+		})
 	}
-	return out
+	return b.cases
 }
 
-// outcomesFromSDK appends a batch's outcomes to out; their conditions
-// share one array.
+// outcomesFromSDK appends a batch's outcomes to out. The conditions are
+// the SDK's type, and are kept as they came.
 func outcomesFromSDK(out []measure.Outcome, res []sdkmeasure.Outcome) []measure.Outcome {
-	n := 0
-	for i := range res {
-		n += len(res[i].Conditions)
-	}
-	all := make([]measure.ConditionResult, 0, n)
 	for i := range res {
 		o := &res[i]
-		lo := len(all)
-		for _, c := range o.Conditions {
-			all = append(all, measure.ConditionResult{Name: c.Name, Held: c.Held, Explanation: measure.Text(c.Explanation)})
-		}
 		x := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
-			Conditions: all[lo:len(all):len(all)]}
+			Conditions: o.Conditions}
 		if !o.Start.IsZero() {
 			x.Start = civil.Of(o.Start)
 		}

@@ -54,7 +54,8 @@ type ConditionInfo struct {
 
 // Text is a text in Russian and English.
 type Text struct {
-	RU, EN string
+	RU string `json:"ru"`
+	EN string `json:"en"`
 }
 
 // FieldProblem is what is wrong with one field of an application.
@@ -135,9 +136,9 @@ type Outcome struct {
 
 // ConditionResult says whether a condition held and why.
 type ConditionResult struct {
-	Name        string
-	Held        bool
-	Explanation Text
+	Name        string `json:"name"`
+	Held        bool   `json:"held"`
+	Explanation Text   `json:"explanation"`
 }
 
 type explainKey struct{}
