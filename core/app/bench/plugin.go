@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -250,11 +251,15 @@ func (d decider) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.
 }
 
 // timeCalls evaluates the cases n times, one call after another (the
-// first call, which starts the process, is not counted).
+// first call, which starts the process, is not counted). It collects the
+// garbage of what ran before first, as go test -bench does before each
+// benchmark: the simulations leave a heap of it, and its collection would
+// otherwise run during the calls and be counted as theirs.
 func timeCalls(ctx context.Context, ev measure.Evaluator, cases []measure.Case, n int) (summary, error) {
 	if _, err := ev.Evaluate(ctx, cases); err != nil {
 		return summary{}, err
 	}
+	runtime.GC()
 	var l latencies
 	for range n {
 		t := time.Now()
