@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/socialtreasury/treasury/sdk/measure"
 )
@@ -76,14 +76,16 @@ func why(c *measure.Case, i int) measure.Text {
 		return measure.Text{RU: "адрес регистрации (ОКТМО " + c.Person.OKTMO + ") не в Свердловской области",
 			EN: "the registered address (OKTMO " + c.Person.OKTMO + ") is not in the Sverdlovsk region"}
 	case 1:
-		return measure.Text{RU: fmt.Sprintf("возраст %d лет, нужно 18 или больше", c.Person.Age), EN: fmt.Sprintf("age %d, 18 or more is required", c.Person.Age)}
+		age := strconv.FormatInt(c.Person.Age, 10)
+		return measure.Text{RU: "возраст " + age + " лет, нужно 18 или больше", EN: "age " + age + ", 18 or more is required"}
 	case 2:
 		return measure.Text{RU: "в семье нет ребёнка младше трёх лет", EN: "no child under three in the household"}
 	case 3:
 		return measure.Text{RU: "семья не признана малоимущей", EN: "the family is not recognised as low-income"}
 	case 4:
-		return measure.Text{RU: fmt.Sprintf("доход на человека %s не ниже прожиточного минимума %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)),
-			EN: fmt.Sprintf("per-capita income %s is not below the subsistence minimum %s", rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita))}
+		income, minimum := rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)
+		return measure.Text{RU: "доход на человека " + income + " не ниже прожиточного минимума " + minimum,
+			EN: "per-capita income " + income + " is not below the subsistence minimum " + minimum}
 	default:
 		return measure.Text{RU: "выплата уже назначена", EN: "the allowance is already assigned"}
 	}
@@ -95,9 +97,9 @@ func rub(k int64) string {
 	if k < 0 {
 		sign, k = "-", -k
 	}
-	s := fmt.Sprint(k / 100)
+	s := strconv.FormatInt(k/100, 10)
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + " " + s[i:]
 	}
-	return fmt.Sprintf("%s%s,%02d ₽", sign, s, k%100)
+	return sign + s + "," + strconv.FormatInt(100+k%100, 10)[1:] + " ₽"
 }

@@ -137,30 +137,54 @@ func span(ends []uint32, i int) (int, int) {
 
 func casesTo(cs []measure.Case) *pluginv1.Cases {
 	n := len(cs)
-	var members, categories, memberCategories, ids int
+	// Counted first, so that no column grows while it is written.
+	var members, categories, memberCategories, assignments, fields int
+	var ids, sex, oktmo, categoryBytes, relationBytes, memberSexBytes, memberCategoryBytes, assignmentBytes, fieldBytes int
 	for i := range cs {
-		members += len(cs[i].Household.Members)
-		categories += len(cs[i].Person.Categories)
-		ids += len(cs[i].ID)
-		for _, m := range cs[i].Household.Members {
+		k, p := &cs[i], &cs[i].Person
+		ids, sex, oktmo = ids+len(k.ID), sex+len(p.Sex), oktmo+len(p.OKTMO)
+		categories += len(p.Categories)
+		for _, s := range p.Categories {
+			categoryBytes += len(s)
+		}
+		members += len(k.Household.Members)
+		for _, m := range k.Household.Members {
+			relationBytes, memberSexBytes = relationBytes+len(m.Relation), memberSexBytes+len(m.Sex)
 			memberCategories += len(m.Categories)
+			for _, s := range m.Categories {
+				memberCategoryBytes += len(s)
+			}
+		}
+		assignments += len(k.Assignments)
+		for _, a := range k.Assignments {
+			assignmentBytes += len(a.Measure) + len(a.Status)
+		}
+		fields += len(k.Application)
+		for key, v := range k.Application {
+			fieldBytes += len(key) + len(v)
 		}
 	}
-	texts := func(n int) *pluginv1.Strings { return &pluginv1.Strings{Ends: make([]uint32, 0, n)} }
+	texts := func(values, bytes int) *pluginv1.Strings {
+		return &pluginv1.Strings{Data: make([]byte, 0, bytes), Ends: make([]uint32, 0, values)}
+	}
 	c := &pluginv1.Cases{
-		Id: &pluginv1.Strings{Data: make([]byte, 0, ids), Ends: make([]uint32, 0, n)}, Date: make([]int32, n),
-		Age: make([]int64, n), AgeMonths: make([]int64, n), Sex: texts(n), BirthDate: make([]int32, n),
-		Alive: make([]bool, n), Resident: make([]bool, n), Oktmo: texts(n), CategoriesEnd: make([]uint32, n),
+		Id: texts(n, ids), Date: make([]int32, n),
+		Age: make([]int64, n), AgeMonths: make([]int64, n), Sex: texts(n, sex), BirthDate: make([]int32, n),
+		Alive: make([]bool, n), Resident: make([]bool, n), Oktmo: texts(n, oktmo), CategoriesEnd: make([]uint32, n),
 		DisabilityGroup: make([]int64, n), IncomeKopecks: make([]int64, n), Working: make([]bool, n),
 		HouseholdSize: make([]int64, n), PerCapitaIncome: make([]int64, n), PerCapitaIncome_3M: make([]int64, n),
 		MembersEnd: make([]uint32, n), MinimumPerCapita: make([]int64, n), MinimumWorkingAge: make([]int64, n),
 		MinimumPensioners: make([]int64, n), MinimumChildren: make([]int64, n),
 		AssignmentsEnd: make([]uint32, n), ApplicationEnd: make([]uint32, n),
-		Categories: texts(categories), MemberRelation: texts(members), MemberAge: make([]int64, 0, members),
-		MemberAgeMonths: make([]int64, 0, members), MemberSex: texts(members), MemberBirthDate: make([]int32, 0, members),
-		MemberCategoriesEnd: make([]uint32, 0, members), MemberCategories: texts(memberCategories),
+		Categories: texts(categories, categoryBytes), MemberRelation: texts(members, relationBytes), MemberAge: make([]int64, 0, members),
+		MemberAgeMonths: make([]int64, 0, members), MemberSex: texts(members, memberSexBytes), MemberBirthDate: make([]int32, 0, members),
+		MemberCategoriesEnd: make([]uint32, 0, members), MemberCategories: texts(memberCategories, memberCategoryBytes),
 		MemberDisabilityGroup: make([]int64, 0, members),
-		AssignmentMeasure:     texts(0), AssignmentStatus: texts(0), ApplicationKey: texts(0), ApplicationValue: texts(0),
+		// Measures and statuses share a count: the bytes of both are an
+		// upper bound for each.
+		AssignmentMeasure: texts(assignments, assignmentBytes), AssignmentStatus: texts(assignments, assignmentBytes),
+		AssignmentAmount: make([]int64, 0, assignments),
+		ApplicationKey:   texts(fields, fieldBytes), ApplicationValue: texts(fields, fieldBytes),
 	}
 	for i := range cs {
 		k, p, h := &cs[i], &cs[i].Person, &cs[i].Household
@@ -300,18 +324,31 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 // outcomesTo writes outcomes as columns; without explain, the
 // explanations stay behind.
 func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
-	n, k := len(os), 0
+	n, k, ids, failures := len(os), 0, 0, 0
 	for i := range os {
 		k += len(os[i].Conditions)
+		ids, failures = ids+len(os[i].CaseID), failures+len(os[i].Error)
 	}
-	o := &pluginv1.Outcomes{CaseId: &pluginv1.Strings{Ends: make([]uint32, 0, n)}, Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
-		Start: make([]int32, n), End: make([]int32, n), Error: &pluginv1.Strings{Ends: make([]uint32, 0, n)}, ConditionsEnd: make([]uint32, n),
+	texts := func(values, bytes int) *pluginv1.Strings {
+		return &pluginv1.Strings{Data: make([]byte, 0, bytes), Ends: make([]uint32, 0, values)}
+	}
+	o := &pluginv1.Outcomes{CaseId: texts(n, ids), Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
+		Start: make([]int32, n), End: make([]int32, n), Error: texts(n, failures), ConditionsEnd: make([]uint32, n),
 		ConditionNames: &pluginv1.Strings{}, Condition: make([]uint32, 0, k), Held: make([]bool, 0, k)}
 	if explain {
-		o.ExplanationRu, o.ExplanationEn = &pluginv1.Strings{Ends: make([]uint32, 0, k)}, &pluginv1.Strings{Ends: make([]uint32, 0, k)}
+		// The texts, repeated ones sent once, are far fewer than the
+		// conditions: they grow as they come.
+		o.ExplanationRu, o.ExplanationEn, o.Explanation = &pluginv1.Strings{}, &pluginv1.Strings{}, make([]uint32, 0, k)
 	}
 	var names []string
 	index := map[string]uint32{}
+	// The last text each condition was explained by, and its index: a
+	// text repeated from one case to the next is sent once.
+	type said struct {
+		text measure.Text
+		at   uint32
+	}
+	var last []said
 	for i := range os {
 		x := &os[i]
 		addText(o.CaseId, x.CaseID)
@@ -335,8 +372,15 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 			o.Condition = append(o.Condition, at)
 			o.Held = append(o.Held, c.Held)
 			if explain {
-				addText(o.ExplanationRu, c.Explanation.RU)
-				addText(o.ExplanationEn, c.Explanation.EN)
+				if int(at) == len(last) {
+					last = append(last, said{at: ^uint32(0)})
+				}
+				if l := &last[at]; l.at == ^uint32(0) || l.text != c.Explanation {
+					l.text, l.at = c.Explanation, uint32(len(o.ExplanationRu.Ends))
+					addText(o.ExplanationRu, c.Explanation.RU)
+					addText(o.ExplanationEn, c.Explanation.EN)
+				}
+				o.Explanation = append(o.Explanation, last[at].at)
 			}
 		}
 		o.ConditionsEnd[i] = uint32(len(o.Condition))
@@ -375,7 +419,8 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 		return nil, err
 	}
 	if explain {
-		if err := sameLength("conditions", k, column{"explanation_ru", len(ru)}, column{"explanation_en", len(en)}); err != nil {
+		if err := errors.Join(sameLength("conditions", k, column{"explanation", len(o.GetExplanation())}),
+			sameLength("Russian texts", len(ru), column{"explanation_en", len(en)})); err != nil {
 			return nil, err
 		}
 	}
@@ -387,7 +432,11 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 		}
 		all[j] = measure.ConditionResult{Name: names[o.Condition[j]], Held: o.Held[j]}
 		if explain {
-			all[j].Explanation = measure.Text{RU: ru[j], EN: en[j]}
+			t := o.Explanation[j]
+			if int(t) >= len(ru) {
+				return nil, fmt.Errorf("condition %d is explained by text %d of %d", j, t, len(ru))
+			}
+			all[j].Explanation = measure.Text{RU: ru[t], EN: en[t]}
 		}
 	}
 	for i := range out {

@@ -72,9 +72,21 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 			Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "да", EN: "yes"}}, {Name: "y", Held: true}}},
 		{CaseID: "b", Error: "no data", Conditions: []measure.ConditionResult{}},
 		{CaseID: "c", Conditions: []measure.ConditionResult{{Name: "y", Held: false, Explanation: measure.Text{RU: "нет", EN: "no"}}}},
+		// Texts repeated, in another order, changed in one language only,
+		// changed back: each condition still gets its own.
+		{CaseID: "d", Conditions: []measure.ConditionResult{{Name: "y", Explanation: measure.Text{RU: "нет", EN: "no"}},
+			{Name: "x", Explanation: measure.Text{RU: "да", EN: "yes"}}}},
+		{CaseID: "e", Conditions: []measure.ConditionResult{{Name: "x", Explanation: measure.Text{RU: "да", EN: "YES"}},
+			{Name: "y", Explanation: measure.Text{RU: "да", EN: "yes"}}}},
+		{CaseID: "f", Conditions: []measure.ConditionResult{{Name: "x", Explanation: measure.Text{RU: "да", EN: "yes"}},
+			{Name: "y", Explanation: measure.Text{RU: "нет", EN: "no"}}}},
 	}
 	for _, explain := range []bool{true, false} {
-		got, err := outcomesFrom(outcomesTo(outs, explain), len(outs), explain)
+		wire := outcomesTo(outs, explain)
+		if explain && len(wire.GetExplanationRu().GetEnds()) >= len(wire.GetCondition()) {
+			t.Errorf("%d texts sent for %d conditions, some repeated", len(wire.GetExplanationRu().GetEnds()), len(wire.GetCondition()))
+		}
+		got, err := outcomesFrom(wire, len(outs), explain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +145,9 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"a condition name out of range", "condition 0 names index 9 of 1 names", func(o *pluginv1.Outcomes) { o.Condition[0] = 9 }},
 		{"a negative amount", "outcome 0: amount -1 kopecks", func(o *pluginv1.Outcomes) { o.AmountKopecks[0] = -1 }},
 		{"an end before the start", "period ends 2026-01-01 before it starts 2026-06-15", func(o *pluginv1.Outcomes) { o.End[0] = 20260101 }},
-		{"missing explanations", "column explanation_ru has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.ExplanationRu = nil }},
+		{"missing explanations", "column explanation has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.Explanation = nil }},
+		{"an English text too few", "column explanation_en has 0 values for 1 Russian texts", func(o *pluginv1.Outcomes) { o.ExplanationEn = nil }},
+		{"an explanation out of range", "condition 0 is explained by text 3 of 1", func(o *pluginv1.Outcomes) { o.Explanation[0] = 3 }},
 		{"held values too few", "column held has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.Held = nil }},
 		{"an outcome too few", "0 outcomes for 1 cases", func(o *pluginv1.Outcomes) { o.CaseId = nil }},
 	} {

@@ -565,9 +565,14 @@ type Outcomes struct {
 	ConditionsEnd  []uint32 `protobuf:"varint,8,rep,packed,name=conditions_end,json=conditionsEnd,proto3" json:"conditions_end,omitempty"`
 	Condition      []uint32 `protobuf:"varint,9,rep,packed,name=condition,proto3" json:"condition,omitempty"`
 	Held           []bool   `protobuf:"varint,10,rep,packed,name=held,proto3" json:"held,omitempty"`
-	// Explanations, one a condition when the request asked for them.
+	// Explanations, when the request asked for them: the j-th condition's
+	// is the explanation[j]-th text of explanation_ru and of
+	// explanation_en. A text is sent once however many conditions it
+	// explains (a condition that held is usually explained by its title,
+	// case after case).
 	ExplanationRu *Strings `protobuf:"bytes,11,opt,name=explanation_ru,json=explanationRu,proto3" json:"explanation_ru,omitempty"`
 	ExplanationEn *Strings `protobuf:"bytes,12,opt,name=explanation_en,json=explanationEn,proto3" json:"explanation_en,omitempty"`
+	Explanation   []uint32 `protobuf:"varint,13,rep,packed,name=explanation,proto3" json:"explanation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -682,6 +687,13 @@ func (x *Outcomes) GetExplanationRu() *Strings {
 func (x *Outcomes) GetExplanationEn() *Strings {
 	if x != nil {
 		return x.ExplanationEn
+	}
+	return nil
+}
+
+func (x *Outcomes) GetExplanation() []uint32 {
+	if x != nil {
+		return x.Explanation
 	}
 	return nil
 }
@@ -2281,7 +2293,7 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11assignment_amount\x18\" \x03(\x03R\x10assignmentAmount\x12'\n" +
 	"\x0fapplication_end\x18# \x03(\rR\x0eapplicationEnd\x12D\n" +
 	"\x0fapplication_key\x18$ \x01(\v2\x1b.treasury.plugin.v1.StringsR\x0eapplicationKey\x12H\n" +
-	"\x11application_value\x18% \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10applicationValue\"\x85\x04\n" +
+	"\x11application_value\x18% \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10applicationValue\"\xa7\x04\n" +
 	"\bOutcomes\x124\n" +
 	"\acase_id\x18\x01 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x06caseId\x12\x1a\n" +
 	"\beligible\x18\x02 \x03(\bR\beligible\x12%\n" +
@@ -2295,7 +2307,8 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04held\x18\n" +
 	" \x03(\bR\x04held\x12B\n" +
 	"\x0eexplanation_ru\x18\v \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationRu\x12B\n" +
-	"\x0eexplanation_en\x18\f \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationEn\"S\n" +
+	"\x0eexplanation_en\x18\f \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationEn\x12 \n" +
+	"\vexplanation\x18\r \x03(\rR\vexplanation\"S\n" +
 	"\rConditionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05title\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x05title\"\x11\n" +
