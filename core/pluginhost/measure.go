@@ -3,8 +3,6 @@ package pluginhost
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/measure"
@@ -59,11 +57,9 @@ func (e measureEvaluator) Decide(ctx context.Context, cases []measure.Case) ([]m
 
 func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, 0, len(cases))
-	b := batches.Get().(*batch)
-	defer batches.Put(b)
 	for len(cases) > 0 {
 		n := min(len(cases), MaxBatch)
-		in := b.of(cases[:n])
+		in := cases[:n] // the core's cases are the SDK's
 		var res []sdkmeasure.Outcome
 		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
 			var err error
@@ -84,53 +80,6 @@ func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, ex
 		cases = cases[n:]
 	}
 	return out, nil
-}
-
-// batch holds a batch's cases as the SDK has them. The cases are the
-// core's, field for field; what is copied is the structs, strings and
-// lists stay shared. Batches are kept for the next call, so that a
-// simulation over millions does not make the collector clear up a copy
-// of each of its pages.
-type batch struct {
-	cases       []sdkmeasure.Case
-	members     []sdkmeasure.Member
-	assignments []sdkmeasure.Assignment
-}
-
-var batches = sync.Pool{New: func() any { return new(batch) }}
-
-func (b *batch) of(cases []measure.Case) []sdkmeasure.Case {
-	b.cases, b.members, b.assignments = b.cases[:0], b.members[:0], b.assignments[:0]
-	var members, assignments int
-	for i := range cases {
-		members += len(cases[i].Household.Members)
-		assignments += len(cases[i].Assignments)
-	}
-	// Members and assignments are cut from one array each, which must not
-	// move while the cases are built.
-	b.members = slices.Grow(b.members, members)
-	b.assignments = slices.Grow(b.assignments, assignments)
-	for i := range cases {
-		c, p := &cases[i], &cases[i].Person
-		lo := len(b.members)
-		for _, m := range c.Household.Members {
-			b.members = append(b.members, sdkmeasure.Member(m))
-		}
-		alo := len(b.assignments)
-		for _, a := range c.Assignments {
-			b.assignments = append(b.assignments, sdkmeasure.Assignment(a))
-		}
-		b.cases = append(b.cases, sdkmeasure.Case{ID: c.ID, Date: c.Date, Application: c.Application,
-			Person: sdkmeasure.Subject{Age: p.Age, AgeMonths: p.AgeMonths, Sex: p.Sex, BirthDate: p.BirthDate, Alive: p.Alive,
-				Resident: p.Resident, OKTMO: p.OKTMO, Categories: p.Categories, DisabilityGroup: p.DisabilityGroup,
-				IncomeKopecks: p.IncomeKopecks, Working: p.Working},
-			Household: sdkmeasure.Household{Size: c.Household.Size, PerCapitaKopecks: c.Household.PerCapitaKopecks,
-				PerCapita3Kopecks: c.Household.PerCapita3Kopecks, Members: b.members[lo:len(b.members):len(b.members)]},
-			Minimum:     sdkmeasure.Minimums(c.Minimum),
-			Assignments: b.assignments[alo:len(b.assignments):len(b.assignments)],
-		})
-	}
-	return b.cases
 }
 
 // outcomesFromSDK appends a batch's outcomes to out. The conditions are

@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -62,6 +63,27 @@ func daysIn(y, m int64) int64 {
 		return 30
 	}
 	return 31
+}
+
+// sized is s at length n, on its own array when that is large enough;
+// the caller writes every element.
+func sized[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// growing is s emptied, with room for n elements.
+func growing[T any](s []T, n int) []T { return slices.Grow(s[:0], n) }
+
+// textsFor is s emptied, with room for values of bytes in all.
+func textsFor(s *pluginv1.Strings, values, bytes int) *pluginv1.Strings {
+	if s == nil {
+		s = &pluginv1.Strings{}
+	}
+	s.Data, s.Ends = growing(s.Data, bytes), growing(s.Ends, values)
+	return s
 }
 
 // addText appends a value to a Strings column.
@@ -136,6 +158,13 @@ func span(ends []uint32, i int) (int, int) {
 }
 
 func casesTo(cs []measure.Case) *pluginv1.Cases {
+	return casesInto(new(pluginv1.Cases), cs)
+}
+
+// casesInto writes the cases into c, reusing its columns' arrays: the
+// host sends batch after batch of the same size, and a batch's columns are
+// garbage once it is sent.
+func casesInto(c *pluginv1.Cases, cs []measure.Case) *pluginv1.Cases {
 	n := len(cs)
 	// Counted first, so that no column grows while it is written.
 	var members, categories, memberCategories, assignments, fields int
@@ -164,28 +193,25 @@ func casesTo(cs []measure.Case) *pluginv1.Cases {
 			fieldBytes += len(key) + len(v)
 		}
 	}
-	texts := func(values, bytes int) *pluginv1.Strings {
-		return &pluginv1.Strings{Data: make([]byte, 0, bytes), Ends: make([]uint32, 0, values)}
-	}
-	c := &pluginv1.Cases{
-		Id: texts(n, ids), Date: make([]int32, n),
-		Age: make([]int64, n), AgeMonths: make([]int64, n), Sex: texts(n, sex), BirthDate: make([]int32, n),
-		Alive: make([]bool, n), Resident: make([]bool, n), Oktmo: texts(n, oktmo), CategoriesEnd: make([]uint32, n),
-		DisabilityGroup: make([]int64, n), IncomeKopecks: make([]int64, n), Working: make([]bool, n),
-		HouseholdSize: make([]int64, n), PerCapitaIncome: make([]int64, n), PerCapitaIncome_3M: make([]int64, n),
-		MembersEnd: make([]uint32, n), MinimumPerCapita: make([]int64, n), MinimumWorkingAge: make([]int64, n),
-		MinimumPensioners: make([]int64, n), MinimumChildren: make([]int64, n),
-		AssignmentsEnd: make([]uint32, n), ApplicationEnd: make([]uint32, n),
-		Categories: texts(categories, categoryBytes), MemberRelation: texts(members, relationBytes), MemberAge: make([]int64, 0, members),
-		MemberAgeMonths: make([]int64, 0, members), MemberSex: texts(members, memberSexBytes), MemberBirthDate: make([]int32, 0, members),
-		MemberCategoriesEnd: make([]uint32, 0, members), MemberCategories: texts(memberCategories, memberCategoryBytes),
-		MemberDisabilityGroup: make([]int64, 0, members),
-		// Measures and statuses share a count: the bytes of both are an
-		// upper bound for each.
-		AssignmentMeasure: texts(assignments, assignmentBytes), AssignmentStatus: texts(assignments, assignmentBytes),
-		AssignmentAmount: make([]int64, 0, assignments),
-		ApplicationKey:   texts(fields, fieldBytes), ApplicationValue: texts(fields, fieldBytes),
-	}
+	c.Id, c.Sex, c.Oktmo = textsFor(c.Id, n, ids), textsFor(c.Sex, n, sex), textsFor(c.Oktmo, n, oktmo)
+	c.Date, c.BirthDate = sized(c.Date, n), sized(c.BirthDate, n)
+	c.Age, c.AgeMonths, c.DisabilityGroup, c.IncomeKopecks = sized(c.Age, n), sized(c.AgeMonths, n), sized(c.DisabilityGroup, n), sized(c.IncomeKopecks, n)
+	c.Alive, c.Resident, c.Working = sized(c.Alive, n), sized(c.Resident, n), sized(c.Working, n)
+	c.HouseholdSize, c.PerCapitaIncome, c.PerCapitaIncome_3M = sized(c.HouseholdSize, n), sized(c.PerCapitaIncome, n), sized(c.PerCapitaIncome_3M, n)
+	c.MinimumPerCapita, c.MinimumWorkingAge = sized(c.MinimumPerCapita, n), sized(c.MinimumWorkingAge, n)
+	c.MinimumPensioners, c.MinimumChildren = sized(c.MinimumPensioners, n), sized(c.MinimumChildren, n)
+	c.CategoriesEnd, c.MembersEnd = sized(c.CategoriesEnd, n), sized(c.MembersEnd, n)
+	c.AssignmentsEnd, c.ApplicationEnd = sized(c.AssignmentsEnd, n), sized(c.ApplicationEnd, n)
+	c.Categories = textsFor(c.Categories, categories, categoryBytes)
+	c.MemberRelation, c.MemberSex = textsFor(c.MemberRelation, members, relationBytes), textsFor(c.MemberSex, members, memberSexBytes)
+	c.MemberAge, c.MemberAgeMonths, c.MemberDisabilityGroup = growing(c.MemberAge, members), growing(c.MemberAgeMonths, members), growing(c.MemberDisabilityGroup, members)
+	c.MemberBirthDate, c.MemberCategoriesEnd = growing(c.MemberBirthDate, members), growing(c.MemberCategoriesEnd, members)
+	c.MemberCategories = textsFor(c.MemberCategories, memberCategories, memberCategoryBytes)
+	// Measures and statuses share a count: the bytes of both are an upper
+	// bound for each.
+	c.AssignmentMeasure, c.AssignmentStatus = textsFor(c.AssignmentMeasure, assignments, assignmentBytes), textsFor(c.AssignmentStatus, assignments, assignmentBytes)
+	c.AssignmentAmount = growing(c.AssignmentAmount, assignments)
+	c.ApplicationKey, c.ApplicationValue = textsFor(c.ApplicationKey, fields, fieldBytes), textsFor(c.ApplicationValue, fields, fieldBytes)
 	for i := range cs {
 		k, p, h := &cs[i], &cs[i].Person, &cs[i].Household
 		addText(c.Id, k.ID)

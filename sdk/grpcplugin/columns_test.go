@@ -65,6 +65,26 @@ func TestCasesCrossAsTheyAre(t *testing.T) {
 	}
 }
 
+// A request's columns are reused from call to call: a batch written over
+// a larger one carries nothing of it.
+func TestCasesWrittenOverAnotherBatch(t *testing.T) {
+	c := casesInto(new(pluginv1.Cases), benchCases(50))
+	small := mixedCases()
+	small[0].Household.Members = append(small[0].Household.Members, measure.Member{Relation: "parent", Categories: []string{"pensioner"}})
+	got, err := casesFrom(casesInto(c, small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(small) {
+		t.Fatalf("%d cases for %d", len(got), len(small))
+	}
+	for i := range small {
+		if want := normal(small[i]); !reflect.DeepEqual(normal(got[i]), want) {
+			t.Fatalf("case %d:\n%+v\nwant\n%+v", i, got[i], want)
+		}
+	}
+}
+
 func TestOutcomesCrossAsTheyAre(t *testing.T) {
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	outs := []measure.Outcome{

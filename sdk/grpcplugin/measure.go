@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -65,8 +66,19 @@ func (m *MeasureClient) Decide(ctx context.Context, cases []measure.Case) ([]mea
 	return m.evaluate(ctx, cases, false)
 }
 
+// requests are kept from call to call, for their columns' arrays.
+var requests = sync.Pool{New: func() any { return new(pluginv1.EvaluateRequest) }}
+
 func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
-	r, err := m.c.Evaluate(outgoing(ctx), &pluginv1.EvaluateRequest{Cases: casesTo(cases), Explain: explain})
+	req := requests.Get().(*pluginv1.EvaluateRequest)
+	if req.Cases == nil {
+		req.Cases = new(pluginv1.Cases)
+	}
+	req.Cases, req.Explain = casesInto(req.Cases, cases), explain
+	r, err := m.c.Evaluate(outgoing(ctx), req)
+	// gRPC has marshalled the request before the call returns, and the
+	// request holds no pointer into the cases: the next call may reuse it.
+	requests.Put(req)
 	if err != nil {
 		return nil, fromStatus(err)
 	}
