@@ -115,6 +115,18 @@ func textsFrom(s *pluginv1.Strings, what string) ([]string, error) {
 	return out, nil
 }
 
+// unpacker unpacks a message's Strings columns, keeping every column's
+// error, so that an answer is refused naming all that is wrong with it.
+type unpacker struct{ errs []error }
+
+func (u *unpacker) texts(s *pluginv1.Strings, name string) []string {
+	v, err := textsFrom(s, name)
+	u.errs = append(u.errs, err)
+	return v
+}
+
+func (u *unpacker) err() error { return errors.Join(u.errs...) }
+
 // column is a column's name and length, for the checks that columns line
 // up.
 type column struct {
@@ -155,10 +167,6 @@ func span(ends []uint32, i int) (int, int) {
 		return 0, int(ends[0])
 	}
 	return int(ends[i-1]), int(ends[i])
-}
-
-func casesTo(cs []measure.Case) *pluginv1.Cases {
-	return casesInto(new(pluginv1.Cases), cs)
 }
 
 // casesInto writes the cases into c, reusing its columns' arrays: the
@@ -258,18 +266,14 @@ func casesInto(c *pluginv1.Cases, cs []measure.Case) *pluginv1.Cases {
 
 // casesFrom reads a batch's columns into cases.
 func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
-	var errs []error
-	text := func(s *pluginv1.Strings, name string) []string {
-		v, err := textsFrom(s, name)
-		errs = append(errs, err)
-		return v
-	}
+	var u unpacker
+	text := u.texts
 	ids, sex, oktmo, categories := text(c.GetId(), "id"), text(c.GetSex(), "sex"), text(c.GetOktmo(), "oktmo"), text(c.GetCategories(), "categories")
 	relation, memberSex, memberCategories := text(c.GetMemberRelation(), "member_relation"), text(c.GetMemberSex(), "member_sex"),
 		text(c.GetMemberCategories(), "member_categories")
 	assignmentMeasure, assignmentStatus := text(c.GetAssignmentMeasure(), "assignment_measure"), text(c.GetAssignmentStatus(), "assignment_status")
 	applicationKey, applicationValue := text(c.GetApplicationKey(), "application_key"), text(c.GetApplicationValue(), "application_value")
-	if err := errors.Join(errs...); err != nil {
+	if err := u.err(); err != nil {
 		return nil, err
 	}
 	n, m, a := len(ids), len(relation), len(assignmentMeasure)
@@ -355,11 +359,8 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 		k += len(os[i].Conditions)
 		ids, failures = ids+len(os[i].CaseID), failures+len(os[i].Error)
 	}
-	texts := func(values, bytes int) *pluginv1.Strings {
-		return &pluginv1.Strings{Data: make([]byte, 0, bytes), Ends: make([]uint32, 0, values)}
-	}
-	o := &pluginv1.Outcomes{CaseId: texts(n, ids), Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
-		Start: make([]int32, n), End: make([]int32, n), Error: texts(n, failures), ConditionsEnd: make([]uint32, n),
+	o := &pluginv1.Outcomes{CaseId: textsFor(nil, n, ids), Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
+		Start: make([]int32, n), End: make([]int32, n), Error: textsFor(nil, n, failures), ConditionsEnd: make([]uint32, n),
 		ConditionNames: &pluginv1.Strings{}, Condition: make([]uint32, 0, k), Held: make([]bool, 0, k)}
 	if explain {
 		// The texts, repeated ones sent once, are far fewer than the
@@ -368,11 +369,13 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 	}
 	var names []string
 	index := map[string]uint32{}
-	// The last text each condition was explained by, and its index: a
-	// text repeated from one case to the next is sent once.
+	// The last text each condition (by its index in names) was explained
+	// by, and the text's index: a text repeated from one case to the next
+	// is sent once.
 	type said struct {
 		text measure.Text
 		at   uint32
+		sent bool
 	}
 	var last []said
 	for i := range os {
@@ -393,16 +396,14 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 				at = uint32(len(names))
 				index[c.Name] = at
 				names = append(names, c.Name)
+				last = append(last, said{})
 				addText(o.ConditionNames, c.Name)
 			}
 			o.Condition = append(o.Condition, at)
 			o.Held = append(o.Held, c.Held)
 			if explain {
-				if int(at) == len(last) {
-					last = append(last, said{at: ^uint32(0)})
-				}
-				if l := &last[at]; l.at == ^uint32(0) || l.text != c.Explanation {
-					l.text, l.at = c.Explanation, uint32(len(o.ExplanationRu.Ends))
+				if l := &last[at]; !l.sent || l.text != c.Explanation {
+					*l = said{text: c.Explanation, at: uint32(len(o.ExplanationRu.Ends)), sent: true}
 					addText(o.ExplanationRu, c.Explanation.RU)
 					addText(o.ExplanationEn, c.Explanation.EN)
 				}
@@ -418,18 +419,14 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 // mean: columns that do not line up, a negative amount, a date not in the
 // calendar, a period ending before it starts.
 func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
-	var errs []error
-	text := func(s *pluginv1.Strings, name string) []string {
-		v, err := textsFrom(s, name)
-		errs = append(errs, err)
-		return v
-	}
+	var u unpacker
+	text := u.texts
 	ids, failures, names := text(o.GetCaseId(), "case_id"), text(o.GetError(), "error"), text(o.GetConditionNames(), "condition_names")
 	var ru, en []string
 	if explain {
 		ru, en = text(o.GetExplanationRu(), "explanation_ru"), text(o.GetExplanationEn(), "explanation_en")
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := u.err(); err != nil {
 		return nil, err
 	}
 	if len(ids) != n {

@@ -44,7 +44,7 @@ func normal(c measure.Case) measure.Case {
 
 func TestCasesCrossAsTheyAre(t *testing.T) {
 	cs := mixedCases()
-	b, err := proto.Marshal(casesTo(cs))
+	b, err := proto.Marshal(casesInto(new(pluginv1.Cases), cs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"a value past the text", "column id: value 6 ends at byte", func(c *pluginv1.Cases) { c.Id.Ends[6] += 100 }},
 		{"text after the last value", "column id: its values hold", func(c *pluginv1.Cases) { c.Id.Data = append(c.Id.Data, 'x') }},
 	} {
-		c := casesTo(mixedCases())
+		c := casesInto(new(pluginv1.Cases), mixedCases())
 		tc.spoil(c)
 		if _, err := casesFrom(c); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -202,7 +202,7 @@ func TestDatesAsTimeHasThem(t *testing.T) {
 }
 
 func FuzzCasesFrom(f *testing.F) {
-	b, _ := proto.Marshal(casesTo(mixedCases()))
+	b, _ := proto.Marshal(casesInto(new(pluginv1.Cases), mixedCases()))
 	f.Add(b)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -31,9 +31,9 @@ const (
 var pool = &bufferPool{}
 
 func (p *bufferPool) Get(n int) *[]byte {
-	t := max(bits.Len(uint(n-1)), minTier)
-	if n <= 0 {
-		t = minTier
+	t := minTier
+	if n > 1 {
+		t = max(bits.Len(uint(n-1)), minTier)
 	}
 	if t > maxTier {
 		b := make([]byte, n)
