@@ -275,6 +275,9 @@ func (p *Platform) startPlugins(cfg Config) error {
 	if cfg.PluginMemoryMiB > 0 {
 		opts.MemoryBytes = uint64(cfg.PluginMemoryMiB) << 20
 	}
+	if cfg.PluginGOGC > 0 {
+		opts.GCPercent = cfg.PluginGOGC
+	}
 	var err error
 	if p.Plugins, err = pluginhost.New(p.Catalog, p.TenantCache, opts); err != nil {
 		return err

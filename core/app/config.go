@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/socialtreasury/treasury/core/auth"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/store"
 )
 
@@ -73,10 +74,11 @@ type Config struct {
 	// <data-dir>/plugins); PluginCallTimeout every plug-in call's deadline.
 	PluginDir         string
 	PluginCallTimeout time.Duration
-	// PluginCPUs and PluginMemoryMiB limit each plug-in process
-	// (pluginhost.Options CPUs and MemoryBytes); 0: the host's default.
+	// PluginCPUs, PluginMemoryMiB and PluginGOGC set each plug-in process's
+	// runtime (pluginhost.Options CPUs, MemoryBytes and GCPercent).
 	PluginCPUs      int
 	PluginMemoryMiB int
+	PluginGOGC      int
 	// DemoPluginSources is the example plug-ins' module (plugins/): the
 	// demo builds a hybrid region's plug-ins from it. Empty: the demo goes
 	// without them.
@@ -100,9 +102,11 @@ func (c *Config) DatabaseFlags(fs *pflag.FlagSet) {
 // PluginFlags registers the flags of the plug-in directory and calls.
 func (c *Config) PluginFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.PluginDir, "plugin-dir", "", "the only directory plug-in binaries run from; neither group nor others may write it (default: <data-dir>/plugins)")
-	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", 30*time.Second, "deadline of every plug-in call; a plug-in that misses it is killed")
-	fs.IntVar(&c.PluginCPUs, "plugin-cpus", 1, "CPUs each plug-in process's Go runtime runs code on at once (its GOMAXPROCS)")
-	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", 4096, "address-space limit of each plug-in process, MiB (Linux)")
+	d := pluginhost.DefaultOptions("")
+	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", d.CallTimeout, "deadline of every plug-in call; a plug-in that misses it is killed")
+	fs.IntVar(&c.PluginCPUs, "plugin-cpus", d.CPUs, "CPUs each plug-in process's Go runtime runs code on at once (its GOMAXPROCS)")
+	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", int(d.MemoryBytes>>20), "address-space limit of each plug-in process, MiB (Linux); its Go runtime is told half of it as a soft limit (GOMEMLIMIT)")
+	fs.IntVar(&c.PluginGOGC, "plugin-gogc", d.GCPercent, "each plug-in process's GOGC: how much its heap grows between collections, percent")
 }
 
 // Plugins is the plug-in directory.

@@ -13,8 +13,8 @@ import (
 // BenchmarkEvaluate is a call through the host to a running plug-in
 // process, with the host's default limits: one case, and a batch of 1,000.
 func BenchmarkEvaluate(b *testing.B) {
-	opts := fast()
-	opts.CPUs = pluginhost.DefaultOptions("").CPUs
+	opts, d := fast(), pluginhost.DefaultOptions("")
+	opts.CPUs, opts.GCPercent, opts.MemoryBytes = d.CPUs, d.GCPercent, d.MemoryBytes
 	f := newFixture(b, store.SQLite, opts)
 	ev := f.enable(b, "66", "contract", map[string]any{})
 	for _, n := range []int{1, 1000} {

@@ -356,7 +356,7 @@ func TestPluginEnvironment(t *testing.T) {
 	t.Setenv("TREASURY_DATABASE_URL", "postgres://app:secret@db/treasury")
 	t.Setenv("TREASURY_ENCRYPTION_KEY_FILE", "/run/secrets/master.key")
 	opts := fast()
-	opts.CPUs = 1
+	opts.CPUs, opts.GCPercent, opts.MemoryBytes = 1, 400, 1<<30
 	f := newFixture(t, store.SQLite, opts)
 	envFile := filepath.Join(t.TempDir(), "env")
 	ev := f.enable(t, "66", "contract", map[string]any{"env_file": envFile})
@@ -371,8 +371,10 @@ func TestPluginEnvironment(t *testing.T) {
 	if !strings.Contains(env, sdk.ConfigEnv+"=") {
 		t.Fatalf("the plug-in's configuration is missing from its environment:\n%s", env)
 	}
-	if !slices.Contains(strings.Split(env, "\n"), "GOMAXPROCS=1") {
-		t.Fatalf("the plug-in's CPU limit is missing from its environment:\n%s", env)
+	for _, want := range []string{"GOMAXPROCS=1", "GOGC=400", "GOMEMLIMIT=536870912"} {
+		if !slices.Contains(strings.Split(env, "\n"), want) {
+			t.Fatalf("the plug-in's runtime setting %s is missing from its environment:\n%s", want, env)
+		}
 	}
 	for _, line := range strings.Split(env, "\n") {
 		name, _, _ := strings.Cut(line, "=")

@@ -27,19 +27,24 @@ func (lowIncomeChild) Describe(context.Context) (measure.Description, error) {
 
 func (lowIncomeChild) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, len(cases))
+	// One array for the whole batch's condition results: a slice of it
+	// for each outcome, rather than an allocation for each.
+	results := make([]measure.ConditionResult, len(cases)*len(conditions))
 	explain := measure.Explaining(ctx)
 	for i := range cases {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out[i] = decide(&cases[i], explain)
+		k := i * len(conditions)
+		out[i] = decide(&cases[i], results[k:k+len(conditions):k+len(conditions)], explain)
 	}
 	return out, nil
 }
 
-// decide decides a case; explanations are written only when explain (a
-// simulation over the registry reads only whether each condition held).
-func decide(c *measure.Case, explain bool) measure.Outcome {
+// decide decides a case into its conditions' results (one for each of
+// conditions); explanations are written only when explain (a simulation
+// over the registry reads only whether each condition held).
+func decide(c *measure.Case, results []measure.ConditionResult, explain bool) measure.Outcome {
 	under3 := int64(0)
 	for _, m := range c.Household.Members {
 		if m.Relation == "child" && m.Age < 3 {
@@ -51,7 +56,7 @@ func decide(c *measure.Case, explain bool) measure.Outcome {
 	})
 	held := [6]bool{c.Person.Resident, c.Person.Age >= 18, under3 > 0, slices.Contains(c.Person.Categories, "low_income"),
 		c.Household.PerCapitaKopecks < c.Minimum.PerCapita, !assigned}
-	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: make([]measure.ConditionResult, len(held))}
+	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: results}
 	for i, ok := range held {
 		o.Conditions[i] = measure.ConditionResult{Name: conditions[i].Name, Held: ok}
 		o.Eligible = o.Eligible && ok

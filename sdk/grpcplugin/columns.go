@@ -415,10 +415,11 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 	return o
 }
 
-// outcomesFrom reads the answer to n cases, refusing what no measure can
-// mean: columns that do not line up, a negative amount, a date not in the
-// calendar, a period ending before it starts.
-func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
+// outcomesFrom reads the answer to n cases and appends it to dst,
+// refusing what no measure can mean: columns that do not line up, a
+// negative amount, a date not in the calendar, a period ending before it
+// starts.
+func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
 	var u unpacker
 	text := u.texts
 	ids, failures, names := text(o.GetCaseId(), "case_id"), text(o.GetError(), "error"), text(o.GetConditionNames(), "condition_names")
@@ -447,7 +448,8 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 			return nil, err
 		}
 	}
-	out := make([]measure.Outcome, n)
+	out := slices.Grow(dst, n)[:len(dst)+n]
+	at := out[len(dst):]
 	all := make([]measure.ConditionResult, k)
 	for j := range all {
 		if int(o.Condition[j]) >= len(names) {
@@ -462,7 +464,7 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 			all[j].Explanation = measure.Text{RU: ru[t], EN: en[t]}
 		}
 	}
-	for i := range out {
+	for i := range at {
 		start, err := fromYMD(o.Start[i])
 		if err != nil {
 			return nil, fmt.Errorf("outcome %d start: %w", i, err)
@@ -478,7 +480,7 @@ func outcomesFrom(o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome,
 			return nil, fmt.Errorf("outcome %d: period ends %s before it starts %s", i, end.Format(time.DateOnly), start.Format(time.DateOnly))
 		}
 		lo, hi := span(o.ConditionsEnd, i)
-		out[i] = measure.Outcome{CaseID: ids[i], Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
+		at[i] = measure.Outcome{CaseID: ids[i], Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
 			Error: failures[i], Conditions: all[lo:hi:hi]}
 	}
 	return out, nil

@@ -106,7 +106,7 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 		if explain && len(wire.GetExplanationRu().GetEnds()) >= len(wire.GetCondition()) {
 			t.Errorf("%d texts sent for %d conditions, some repeated", len(wire.GetExplanationRu().GetEnds()), len(wire.GetCondition()))
 		}
-		got, err := outcomesFrom(wire, len(outs), explain)
+		got, err := outcomesFrom(nil, wire, len(outs), explain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 	} {
 		o := outcomesTo(good, true)
 		tc.spoil(o)
-		if _, err := outcomesFrom(o, 1, true); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := outcomesFrom(nil, o, 1, true); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -228,7 +228,7 @@ func FuzzOutcomesFrom(f *testing.F) {
 		if n < 0 || n > 1000 || proto.Unmarshal(b, &o) != nil {
 			return
 		}
-		out, err := outcomesFrom(&o, n, explain)
+		out, err := outcomesFrom(nil, &o, n, explain)
 		if err == nil && len(out) != n {
 			t.Fatal(fmt.Sprint(len(out), " outcomes for ", n))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -32,9 +33,15 @@ func (p *MeasurePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *g
 
 // MeasureClient calls a measure plug-in. It implements measure.Measure and
 // measure.ApplicationValidator (sdk.ErrUnsupported when the plug-in does
-// not validate).
+// not validate). It is safe for concurrent use.
 type MeasureClient struct {
 	c pluginv1.MeasureClient
+
+	mu   sync.Mutex
+	idle []*evalStream // open streams between calls
+	// unary: the plug-in lacks EvaluateStream (it was built before it);
+	// its batches go by Evaluate.
+	unary atomic.Bool
 }
 
 func (m *MeasureClient) Describe(ctx context.Context) (measure.Description, error) {
@@ -69,12 +76,24 @@ func (m *MeasureClient) Decide(ctx context.Context, cases []measure.Case) ([]mea
 // requests are kept from call to call, for their columns' arrays.
 var requests = sync.Pool{New: func() any { return new(pluginv1.EvaluateRequest) }}
 
-func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+func request() *pluginv1.EvaluateRequest {
 	req := requests.Get().(*pluginv1.EvaluateRequest)
 	if req.Cases == nil {
 		req.Cases = new(pluginv1.Cases)
 	}
-	req.Cases, req.Explain = casesInto(req.Cases, cases), explain
+	return req
+}
+
+func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+	if !m.unary.Load() {
+		out, err := m.evaluateOnStream(ctx, cases, explain)
+		if status.Code(err) != codes.Unimplemented {
+			return out, fromStatus(err)
+		}
+		m.unary.Store(true)
+	}
+	req := request()
+	req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, cases), explain, 0
 	r, err := m.c.Evaluate(outgoing(ctx), req)
 	// gRPC has marshalled the request before the call returns, and the
 	// request holds no pointer into the cases: the next call may reuse it.
@@ -82,16 +101,21 @@ func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, expl
 	if err != nil {
 		return nil, fromStatus(err)
 	}
-	out, err := outcomesFrom(r.GetOutcomes(), len(cases), explain)
+	out, err := outcomesFrom(nil, r.GetOutcomes(), len(cases), explain)
 	if err != nil {
 		return nil, badAnswer("%v", err)
 	}
+	return out, sameCases(out, cases)
+}
+
+// sameCases checks that each outcome is its case's.
+func sameCases(out []measure.Outcome, cases []measure.Case) error {
 	for i := range out {
 		if out[i].CaseID != cases[i].ID {
-			return nil, badAnswer("outcome %d is of case %q, not %q", i, out[i].CaseID, cases[i].ID)
+			return badAnswer("outcome %d is of case %q, not %q", i, out[i].CaseID, cases[i].ID)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (m *MeasureClient) ValidateApplication(ctx context.Context, application map[string]string) ([]measure.FieldProblem, error) {
@@ -124,11 +148,16 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 }
 
 func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
+	return s.answer(incoming(ctx), req)
+}
+
+// answer is a request's response, on Evaluate and on EvaluateStream alike.
+func (s *measureServer) answer(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
 	cases, err := casesFrom(req.GetCases())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the host sent a batch against the protocol: %v", err)
 	}
-	out, err := s.impl.Evaluate(measure.WithExplanations(incoming(ctx), req.GetExplain()), cases)
+	out, err := s.impl.Evaluate(measure.WithExplanations(ctx, req.GetExplain()), cases)
 	if err != nil {
 		return nil, toStatus(err)
 	}

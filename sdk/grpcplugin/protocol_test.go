@@ -73,7 +73,8 @@ func (oldPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientCon
 }
 
 // An old plug-in that lacks an optional RPC keeps working: its required
-// calls answer, the optional one is sdk.ErrUnsupported.
+// calls answer, the optional one is sdk.ErrUnsupported, and batches go by
+// Evaluate when it lacks EvaluateStream.
 func TestOldPluginWithoutAnOptionalRPC(t *testing.T) {
 	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: oldPlugin{}})
 	defer client.Close()
@@ -82,6 +83,12 @@ func TestOldPluginWithoutAnOptionalRPC(t *testing.T) {
 	out, err := m.Evaluate(context.Background(), []measure.Case{{ID: "a", Person: measure.Subject{Age: 20}}, {ID: "b", Person: measure.Subject{Age: 10}}})
 	if err != nil || len(out) != 2 || !out[0].Eligible || out[1].Eligible {
 		t.Fatalf("%+v, %v", out, err)
+	}
+	if !m.unary.Load() {
+		t.Fatal("a plug-in without EvaluateStream is not called by Evaluate from now on")
+	}
+	if out, err := m.Decide(context.Background(), []measure.Case{{ID: "c", Person: measure.Subject{Age: 30}}}); err != nil || len(out) != 1 || !out[0].Eligible {
+		t.Fatalf("the next call: %+v, %v", out, err)
 	}
 	if _, err := m.ValidateApplication(context.Background(), map[string]string{"x": "1"}); !errors.Is(err, sdk.ErrUnsupported) {
 		t.Fatalf("the optional call of an old plug-in: %v", err)

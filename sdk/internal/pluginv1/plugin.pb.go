@@ -861,9 +861,13 @@ type EvaluateRequest struct {
 	// explain: the host shows the outcomes to people and needs each
 	// condition's explanation; without it (a simulation over the registry)
 	// only whether each held.
-	Explain       bool `protobuf:"varint,2,opt,name=explain,proto3" json:"explain,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Explain bool `protobuf:"varint,2,opt,name=explain,proto3" json:"explain,omitempty"`
+	// deadline_unix_micros: the call's deadline, on EvaluateStream, where
+	// gRPC carries one for the whole stream and not for each request. 0:
+	// none (Evaluate's deadline is gRPC's own).
+	DeadlineUnixMicros int64 `protobuf:"varint,3,opt,name=deadline_unix_micros,json=deadlineUnixMicros,proto3" json:"deadline_unix_micros,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *EvaluateRequest) Reset() {
@@ -908,6 +912,13 @@ func (x *EvaluateRequest) GetExplain() bool {
 		return x.Explain
 	}
 	return false
+}
+
+func (x *EvaluateRequest) GetDeadlineUnixMicros() int64 {
+	if x != nil {
+		return x.DeadlineUnixMicros
+	}
+	return 0
 }
 
 type EvaluateResponse struct {
@@ -2319,10 +2330,11 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x03 \x03(\v2!.treasury.plugin.v1.ConditionInfoR\n" +
 	"conditions\x12\x14\n" +
-	"\x05needs\x18\x04 \x03(\tR\x05needs\"\\\n" +
+	"\x05needs\x18\x04 \x03(\tR\x05needs\"\x8e\x01\n" +
 	"\x0fEvaluateRequest\x12/\n" +
 	"\x05cases\x18\x01 \x01(\v2\x19.treasury.plugin.v1.CasesR\x05cases\x12\x18\n" +
-	"\aexplain\x18\x02 \x01(\bR\aexplain\"L\n" +
+	"\aexplain\x18\x02 \x01(\bR\aexplain\x120\n" +
+	"\x14deadline_unix_micros\x18\x03 \x01(\x03R\x12deadlineUnixMicros\"L\n" +
 	"\x10EvaluateResponse\x128\n" +
 	"\boutcomes\x18\x01 \x01(\v2\x1c.treasury.plugin.v1.OutcomesR\boutcomes\"\xbf\x01\n" +
 	"\x1aValidateApplicationRequest\x12a\n" +
@@ -2415,11 +2427,12 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0fDeliverResponse\x12<\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1c.treasury.plugin.v1.DeliveryR\n" +
-	"deliveries2\xaf\x02\n" +
+	"deliveries2\x90\x03\n" +
 	"\aMeasure\x12U\n" +
 	"\bDescribe\x12#.treasury.plugin.v1.DescribeRequest\x1a$.treasury.plugin.v1.DescribeResponse\x12U\n" +
 	"\bEvaluate\x12#.treasury.plugin.v1.EvaluateRequest\x1a$.treasury.plugin.v1.EvaluateResponse\x12v\n" +
-	"\x13ValidateApplication\x12..treasury.plugin.v1.ValidateApplicationRequest\x1a/.treasury.plugin.v1.ValidateApplicationResponse2Z\n" +
+	"\x13ValidateApplication\x12..treasury.plugin.v1.ValidateApplicationRequest\x1a/.treasury.plugin.v1.ValidateApplicationResponse\x12_\n" +
+	"\x0eEvaluateStream\x12#.treasury.plugin.v1.EvaluateRequest\x1a$.treasury.plugin.v1.EvaluateResponse(\x010\x012Z\n" +
 	"\n" +
 	"DataSource\x12L\n" +
 	"\x05Facts\x12 .treasury.plugin.v1.FactsRequest\x1a!.treasury.plugin.v1.FactsResponse2^\n" +
@@ -2528,21 +2541,23 @@ var file_treasury_plugin_v1_plugin_proto_depIdxs = []int32{
 	6,  // 43: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
 	8,  // 44: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
 	10, // 45: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
-	18, // 46: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
-	21, // 47: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
-	25, // 48: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
-	27, // 49: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
-	31, // 50: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
-	7,  // 51: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
-	9,  // 52: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
-	12, // 53: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
-	19, // 54: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
-	22, // 55: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
-	26, // 56: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
-	28, // 57: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
-	32, // 58: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
-	51, // [51:59] is the sub-list for method output_type
-	43, // [43:51] is the sub-list for method input_type
+	8,  // 46: treasury.plugin.v1.Measure.EvaluateStream:input_type -> treasury.plugin.v1.EvaluateRequest
+	18, // 47: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
+	21, // 48: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
+	25, // 49: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
+	27, // 50: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
+	31, // 51: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
+	7,  // 52: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
+	9,  // 53: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
+	12, // 54: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
+	9,  // 55: treasury.plugin.v1.Measure.EvaluateStream:output_type -> treasury.plugin.v1.EvaluateResponse
+	19, // 56: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
+	22, // 57: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
+	26, // 58: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
+	28, // 59: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
+	32, // 60: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
+	52, // [52:61] is the sub-list for method output_type
+	43, // [43:52] is the sub-list for method input_type
 	43, // [43:43] is the sub-list for extension type_name
 	43, // [43:43] is the sub-list for extension extendee
 	0,  // [0:43] is the sub-list for field type_name

@@ -33,6 +33,7 @@ const (
 	Measure_Describe_FullMethodName            = "/treasury.plugin.v1.Measure/Describe"
 	Measure_Evaluate_FullMethodName            = "/treasury.plugin.v1.Measure/Evaluate"
 	Measure_ValidateApplication_FullMethodName = "/treasury.plugin.v1.Measure/ValidateApplication"
+	Measure_EvaluateStream_FullMethodName      = "/treasury.plugin.v1.Measure/EvaluateStream"
 )
 
 // MeasureClient is the client API for Measure service.
@@ -43,6 +44,13 @@ type MeasureClient interface {
 	Evaluate(ctx context.Context, in *EvaluateRequest, opts ...grpc.CallOption) (*EvaluateResponse, error)
 	// Optional: checks an application's data before it is registered.
 	ValidateApplication(ctx context.Context, in *ValidateApplicationRequest, opts ...grpc.CallOption) (*ValidateApplicationResponse, error)
+	// Optional: Evaluate over a stream the host keeps open from call to
+	// call. Each request is answered by one response, in order; an error
+	// ends the stream. It spares each call gRPC's set-up, and the host
+	// sends a large batch in parts that the plug-in decides while the next
+	// parts are on their way. The host calls Evaluate on a plug-in without
+	// it.
+	EvaluateStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[EvaluateRequest, EvaluateResponse], error)
 }
 
 type measureClient struct {
@@ -83,6 +91,19 @@ func (c *measureClient) ValidateApplication(ctx context.Context, in *ValidateApp
 	return out, nil
 }
 
+func (c *measureClient) EvaluateStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[EvaluateRequest, EvaluateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Measure_ServiceDesc.Streams[0], Measure_EvaluateStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[EvaluateRequest, EvaluateResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Measure_EvaluateStreamClient = grpc.BidiStreamingClient[EvaluateRequest, EvaluateResponse]
+
 // MeasureServer is the server API for Measure service.
 // All implementations must embed UnimplementedMeasureServer
 // for forward compatibility.
@@ -91,6 +112,13 @@ type MeasureServer interface {
 	Evaluate(context.Context, *EvaluateRequest) (*EvaluateResponse, error)
 	// Optional: checks an application's data before it is registered.
 	ValidateApplication(context.Context, *ValidateApplicationRequest) (*ValidateApplicationResponse, error)
+	// Optional: Evaluate over a stream the host keeps open from call to
+	// call. Each request is answered by one response, in order; an error
+	// ends the stream. It spares each call gRPC's set-up, and the host
+	// sends a large batch in parts that the plug-in decides while the next
+	// parts are on their way. The host calls Evaluate on a plug-in without
+	// it.
+	EvaluateStream(grpc.BidiStreamingServer[EvaluateRequest, EvaluateResponse]) error
 	mustEmbedUnimplementedMeasureServer()
 }
 
@@ -109,6 +137,9 @@ func (UnimplementedMeasureServer) Evaluate(context.Context, *EvaluateRequest) (*
 }
 func (UnimplementedMeasureServer) ValidateApplication(context.Context, *ValidateApplicationRequest) (*ValidateApplicationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateApplication not implemented")
+}
+func (UnimplementedMeasureServer) EvaluateStream(grpc.BidiStreamingServer[EvaluateRequest, EvaluateResponse]) error {
+	return status.Error(codes.Unimplemented, "method EvaluateStream not implemented")
 }
 func (UnimplementedMeasureServer) mustEmbedUnimplementedMeasureServer() {}
 func (UnimplementedMeasureServer) testEmbeddedByValue()                 {}
@@ -185,6 +216,13 @@ func _Measure_ValidateApplication_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Measure_EvaluateStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(MeasureServer).EvaluateStream(&grpc.GenericServerStream[EvaluateRequest, EvaluateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Measure_EvaluateStreamServer = grpc.BidiStreamingServer[EvaluateRequest, EvaluateResponse]
+
 // Measure_ServiceDesc is the grpc.ServiceDesc for Measure service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -205,7 +243,14 @@ var Measure_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Measure_ValidateApplication_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "EvaluateStream",
+			Handler:       _Measure_EvaluateStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "treasury/plugin/v1/plugin.proto",
 }
 

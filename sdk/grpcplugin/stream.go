@@ -1,0 +1,158 @@
+package grpcplugin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// A batch goes over EvaluateStream in parts of at most partCases cases,
+// up to partsAhead of them sent before the first answer is read: the
+// plug-in decides one part while the host writes the next and reads the
+// last. Both processes then work at once, where a single message keeps
+// one idle while the other encodes or decodes.
+const (
+	partCases  = 250
+	partsAhead = 4
+	// maxIdleStreams is how many open streams a client keeps between
+	// calls: as many as calls it has had at once, up to this.
+	maxIdleStreams = 8
+)
+
+// evalStream is an open EvaluateStream. It is used by one call at a time
+// and kept open for the next; any error closes it.
+type evalStream struct {
+	s      grpc.BidiStreamingClient[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]
+	cancel context.CancelFunc
+	tenant string
+}
+
+func (s *evalStream) close() { s.cancel() }
+
+// evaluateOnStream answers the cases over an idle stream of the
+// context's region, or a new one. Its errors are gRPC's, as they came.
+func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+	s, err := m.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.evaluate(ctx, cases, explain)
+	if err != nil {
+		s.close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	m.mu.Lock()
+	if len(m.idle) < maxIdleStreams {
+		m.idle, s = append(m.idle, s), nil
+	}
+	m.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
+	return out, nil
+}
+
+// stream is an idle stream opened for the context's region, or a new
+// one. A stream outlives the call that opens it: its context keeps the
+// call's metadata (the region) but not its deadline.
+func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
+	tenant, _ := sdk.Tenant(ctx)
+	m.mu.Lock()
+	for i := len(m.idle) - 1; i >= 0; i-- {
+		if s := m.idle[i]; s.tenant == tenant {
+			m.idle = slices.Delete(m.idle, i, i+1)
+			m.mu.Unlock()
+			return s, nil
+		}
+	}
+	m.mu.Unlock()
+	sctx, cancel := context.WithCancel(context.WithoutCancel(outgoing(ctx)))
+	s, err := m.c.EvaluateStream(sctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &evalStream{s: s, cancel: cancel, tenant: tenant}, nil
+}
+
+// evaluate sends the cases in parts and reads one answer for each, in
+// order. The call's end (its deadline, the caller giving up) ends the
+// stream, so a plug-in that never answers is not waited for past it.
+func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
+	var deadline int64
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.UnixMicro()
+	}
+	req := request()
+	defer requests.Put(req)
+	part := func(i int) []measure.Case { return cases[i*partCases : min((i+1)*partCases, len(cases))] }
+	parts := (len(cases) + partCases - 1) / partCases
+	out := make([]measure.Outcome, 0, len(cases))
+	sent := 0
+	for got := range parts {
+		for ; sent < parts && sent-got < partsAhead; sent++ {
+			req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, part(sent)), explain, deadline
+			// Send has marshalled the request when it returns: the next
+			// part may be written over it.
+			if err := s.s.Send(req); err != nil {
+				if errors.Is(err, io.EOF) { // the stream ended: Recv has why
+					_, err = s.s.Recv()
+				}
+				return nil, err
+			}
+		}
+		r, err := s.s.Recv()
+		if err != nil {
+			return nil, err
+		}
+		in := part(got)
+		at := len(out)
+		if out, err = outcomesFrom(out, r.GetOutcomes(), len(in), explain); err != nil {
+			return nil, badAnswer("part %d of %d: %v", got+1, parts, err)
+		}
+		if err := sameCases(out[at:], in); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EvaluateStream answers each request in turn until the host closes the
+// stream. An error ends it, as a status the host reads as Evaluate's.
+func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]) error {
+	ctx := incoming(stream.Context())
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if d := req.GetDeadlineUnixMicros(); d != 0 {
+			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(d))
+		}
+		r, err := s.answer(rctx, req)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(r); err != nil {
+			return err
+		}
+	}
+}

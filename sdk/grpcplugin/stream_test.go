@@ -1,0 +1,205 @@
+package grpcplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+// probe answers each case with what the plug-in saw of the call: the
+// region and whether a deadline came with it (in Error), and its batch's
+// size (in AmountKopecks). A case "fail" fails the batch as the system
+// behind the plug-in would; a case "hang" waits for the call's end.
+type probe struct {
+	plain
+	mu      sync.Mutex
+	batches []int
+}
+
+func (p *probe) Evaluate(ctx context.Context, cs []measure.Case) ([]measure.Outcome, error) {
+	p.mu.Lock()
+	p.batches = append(p.batches, len(cs))
+	p.mu.Unlock()
+	region, _ := sdk.Tenant(ctx)
+	_, deadline := ctx.Deadline()
+	out := make([]measure.Outcome, len(cs))
+	for i, c := range cs {
+		switch c.ID {
+		case "fail":
+			return nil, sdk.Upstream(errors.New("the register is down"))
+		case "hang":
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		out[i] = measure.Outcome{CaseID: c.ID, Eligible: c.Person.Age >= 18, AmountKopecks: int64(len(cs)),
+			Error: region + " " + strconv.FormatBool(deadline), Conditions: []measure.ConditionResult{
+				{Name: "adult", Held: c.Person.Age >= 18, Explanation: measure.Text{RU: "возраст " + strconv.FormatInt(c.Person.Age, 10), EN: "age " + strconv.FormatInt(c.Person.Age, 10)}}}}
+	}
+	return out, nil
+}
+
+func probed(t *testing.T) (*MeasureClient, *probe) {
+	t.Helper()
+	p := &probe{}
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: &MeasurePlugin{Impl: p}})
+	t.Cleanup(func() {
+		server.Stop() // before the client closes: two stops race
+		client.Close()
+	})
+	raw, err := client.Dispense(KindMeasure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(*MeasureClient), p
+}
+
+func aged(n int) []measure.Case {
+	cs := make([]measure.Case, n)
+	for i := range cs {
+		cs[i] = measure.Case{ID: fmt.Sprint("case-", i), Person: measure.Subject{Age: int64(i % 40)}}
+	}
+	return cs
+}
+
+// A batch larger than the parts in flight crosses in parts, each answered
+// in order: every case gets its own outcome, once.
+func TestStreamSendsABatchInParts(t *testing.T) {
+	m, p := probed(t)
+	n := partCases*(partsAhead+2) + 17
+	cs := aged(n)
+	ctx := sdk.WithTenant(context.Background(), "16")
+	out, err := m.Evaluate(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != n {
+		t.Fatalf("%d outcomes for %d cases", len(out), n)
+	}
+	for i, o := range out {
+		if o.CaseID != cs[i].ID || o.Eligible != (cs[i].Person.Age >= 18) || o.Conditions[0].Explanation.EN != "age "+strconv.FormatInt(cs[i].Person.Age, 10) {
+			t.Fatalf("outcome %d: %+v for case %+v", i, o, cs[i])
+		}
+	}
+	if want := []int{250, 250, 250, 250, 250, 250, 17}; fmt.Sprint(p.batches) != fmt.Sprint(want) {
+		t.Fatalf("the plug-in was sent batches of %v, want %v", p.batches, want)
+	}
+	if out[0].Error != "16 true" && out[0].Error != "16 false" {
+		t.Fatalf("the plug-in saw the call as %q", out[0].Error)
+	}
+	if m.unary.Load() {
+		t.Fatal("a plug-in with EvaluateStream was called by Evaluate")
+	}
+	// The stream stays open for the next call, which it answers.
+	if len(m.idle) != 1 {
+		t.Fatalf("%d idle streams after a call, want 1", len(m.idle))
+	}
+	if out, err := m.Decide(ctx, cs[:1]); err != nil || len(out) != 1 || out[0].Conditions[0].Explanation.EN != "" {
+		t.Fatalf("the next call on the stream: %+v, %v", out, err)
+	}
+	if len(m.idle) != 1 {
+		t.Fatalf("%d idle streams after two calls one after the other, want 1", len(m.idle))
+	}
+}
+
+// Streams are kept per region: a call never goes on a stream opened for
+// another region, and the plug-in sees each call's deadline.
+func TestStreamPerRegionAndDeadline(t *testing.T) {
+	m, _ := probed(t)
+	for _, region := range []string{"16", "66", "16"} {
+		ctx, cancel := context.WithTimeout(sdk.WithTenant(context.Background(), region), time.Minute)
+		out, err := m.Evaluate(ctx, aged(3))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Error != region+" true" {
+				t.Fatalf("a call for region %s with a deadline reached the plug-in as %q", region, o.Error)
+			}
+		}
+	}
+	if len(m.idle) != 2 {
+		t.Fatalf("%d idle streams for two regions", len(m.idle))
+	}
+}
+
+// Calls at once each get a stream of their own and their own outcomes.
+func TestStreamConcurrentCalls(t *testing.T) {
+	m, _ := probed(t)
+	ctx := sdk.WithTenant(context.Background(), "16")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			cs := aged(300 + g)
+			for range 20 {
+				out, err := m.Evaluate(ctx, cs)
+				if err == nil {
+					err = sameCases(out, cs)
+				}
+				if err == nil && len(out) != len(cs) {
+					err = fmt.Errorf("%d outcomes for %d cases", len(out), len(cs))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(m.idle) == 0 || len(m.idle) > maxIdleStreams {
+		t.Fatalf("%d idle streams after calls at once", len(m.idle))
+	}
+}
+
+// The plug-in's error ends its stream and reaches the caller as it would
+// from Evaluate; the next call opens another stream. A call past its
+// deadline ends its stream too, and the plug-in sees its context end.
+func TestStreamErrorsEndTheStream(t *testing.T) {
+	m, _ := probed(t)
+	ctx := sdk.WithTenant(context.Background(), "16")
+	cs := aged(600)
+	cs[400].ID = "fail"
+	_, err := m.Evaluate(ctx, cs)
+	var e *sdk.Error
+	if !errors.As(err, &e) || !e.Upstream {
+		t.Fatalf("the plug-in's upstream failure came as %v", err)
+	}
+	if len(m.idle) != 0 {
+		t.Fatalf("a stream that failed was kept")
+	}
+	if _, err := m.Evaluate(ctx, aged(2)); err != nil {
+		t.Fatalf("the call after a failure: %v", err)
+	}
+	hang := aged(2)
+	hang[1].ID = "hang"
+	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := m.Evaluate(tctx, hang); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a call past its deadline: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("a call with a 100 ms deadline returned after %s", took)
+	}
+	if len(m.idle) != 0 { // the one stream, taken by the hung call
+		t.Fatalf("%d idle streams: the hung one was kept", len(m.idle))
+	}
+	if _, err := m.Evaluate(ctx, aged(2)); err != nil {
+		t.Fatalf("the call after a hung one: %v", err)
+	}
+}
