@@ -235,5 +235,6 @@ func newBenchPlugin() *cobra.Command {
 	fs.IntVar(&o.Calls, "calls", o.Calls, "single-case calls timed (and a quarter as many 1,000-case batches of each kind)")
 	fs.StringVar(&o.Source, "source", o.Source, "the repository's root, where plugins/ and core/internal/testplugin are")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the synthetic registry")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the host's side of the timed calls (not the simulations) to this file (go tool pprof -top FILE)")
 	return cmd
 }

@@ -105,9 +105,14 @@ func (c *Config) PluginFlags(fs *pflag.FlagSet) {
 	d := pluginhost.DefaultOptions("")
 	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", d.CallTimeout, "deadline of every plug-in call; a plug-in that misses it is killed")
 	fs.IntVar(&c.PluginCPUs, "plugin-cpus", d.CPUs, "CPUs each plug-in process's Go runtime runs code on at once (its GOMAXPROCS)")
-	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", int(d.MemoryBytes>>20), "address-space limit of each plug-in process, MiB (Linux); its Go runtime is told half of it as a soft limit (GOMEMLIMIT)")
+	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", int(d.MemoryBytes>>20), "address-space limit of each plug-in process, MiB (Linux; at least 2048); its Go runtime is told half of it as a soft limit (GOMEMLIMIT)")
 	fs.IntVar(&c.PluginGOGC, "plugin-gogc", d.GCPercent, "each plug-in process's GOGC: how much its heap grows between collections, percent")
 }
+
+// minPluginMemoryMiB is the least address-space limit a plug-in runs
+// under: the limit is on address space, not memory, and a Go program maps
+// far more than it uses.
+const minPluginMemoryMiB = 2048
 
 // Plugins is the plug-in directory.
 func (c *Config) Plugins() string {
@@ -250,6 +255,13 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return configErrorf("--oidc-issuer: %q is not an http(s) URL", c.OIDCIssuer)
 		}
+	}
+	if c.PluginCallTimeout < 0 || c.PluginCPUs < 0 || c.PluginGOGC < 0 || c.PluginMemoryMiB < 0 {
+		return configErrorf("--plugin-call-timeout, --plugin-cpus, --plugin-gogc and --plugin-memory-mib must not be negative")
+	}
+	if c.PluginMemoryMiB != 0 && c.PluginMemoryMiB < minPluginMemoryMiB {
+		return configErrorf("--plugin-memory-mib: %d is below %d: a Go plug-in maps about 1.7 GiB of address space before it allocates anything, and would die at its first call",
+			c.PluginMemoryMiB, minPluginMemoryMiB)
 	}
 	if c.DemoPersons < 0 || c.DemoPersons > 1_000_000 {
 		return configErrorf("--demo-persons: %d is outside 0..1000000", c.DemoPersons)

@@ -15,7 +15,13 @@ func isolate(cmd *exec.Cmd) {
 
 // limit caps the process's address space and lowers its CPU priority below
 // the host's, so a busy plug-in yields to the platform. It is applied
-// right after the start: a plug-in's first milliseconds run without it.
+// right after the handshake: a plug-in's start runs without it.
+//
+// Linux keeps a nice value for each thread, and PRIO_PROCESS sets only
+// the one whose id it is given: a Go program has several threads by the
+// time it has answered the handshake. The plug-in leads a process group
+// of its own (isolate), and PRIO_PGRP sets every thread of the group;
+// threads started later take their creator's.
 func limit(pid int, memoryBytes uint64) {
 	if pid <= 0 {
 		return
@@ -23,8 +29,11 @@ func limit(pid int, memoryBytes uint64) {
 	if memoryBytes > 0 {
 		_ = unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: memoryBytes, Max: memoryBytes}, nil)
 	}
-	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, 5)
+	_ = unix.Setpriority(unix.PRIO_PGRP, pid, pluginNice)
 }
+
+// pluginNice is a plug-in's CPU priority: nice 5, below the default 0.
+const pluginNice = 5
 
 func killGroup(pid int) {
 	if pid > 0 {

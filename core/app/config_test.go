@@ -1,0 +1,41 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestPluginFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" valid; else in the error
+	}{
+		{nil, ""},
+		{[]string{"--plugin-memory-mib", "2048", "--plugin-gogc", "100", "--plugin-cpus", "2"}, ""},
+		{[]string{"--plugin-memory-mib", "1024"}, "--plugin-memory-mib: 1024 is below 2048"},
+		{[]string{"--plugin-gogc", "-1"}, "must not be negative"},
+		{[]string{"--plugin-call-timeout", "-1s"}, "must not be negative"},
+	} {
+		var c Config
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		c.ServeFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: got %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+	var c Config
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	c.ServeFlags(fs)
+	if c.PluginCPUs != 1 || c.PluginGOGC != 400 || c.PluginMemoryMiB != 4096 || c.PluginCallTimeout.String() != "30s" {
+		t.Fatalf("the plug-in flags' defaults are not the host's: %+v", c)
+	}
+}
