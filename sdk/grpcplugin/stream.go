@@ -109,12 +109,17 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 			// part may be written over it.
 			if err := s.s.Send(req); err != nil {
 				if errors.Is(err, io.EOF) { // the stream ended: Recv has why
-					_, err = s.s.Recv()
+					if _, rerr := s.s.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+						err = rerr
+					}
 				}
 				return nil, err
 			}
 		}
 		r, err := s.s.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil, badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
+		}
 		if err != nil {
 			return nil, err
 		}

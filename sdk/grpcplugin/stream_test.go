@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/socialtreasury/treasury/sdk"
+	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
 	"github.com/socialtreasury/treasury/sdk/measure"
 )
 
@@ -201,5 +204,34 @@ func TestStreamErrorsEndTheStream(t *testing.T) {
 	}
 	if _, err := m.Evaluate(ctx, aged(2)); err != nil {
 		t.Fatalf("the call after a hung one: %v", err)
+	}
+}
+
+// quitter reads a request on the stream and ends it without an answer.
+type quitter struct{ oldMeasure }
+
+func (quitter) EvaluateStream(s grpc.BidiStreamingServer[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]) error {
+	_, err := s.Recv()
+	return err
+}
+
+type quitterPlugin struct{ oldPlugin }
+
+func (quitterPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pluginv1.RegisterMeasureServer(s, quitter{})
+	return nil
+}
+
+// A plug-in that ends the stream without answering breaks the protocol:
+// the call fails saying so, and gets no outcomes.
+func TestStreamEndedWithoutAnAnswer(t *testing.T) {
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: quitterPlugin{}})
+	defer client.Close()
+	defer server.Stop()
+	m := &MeasureClient{c: pluginv1.NewMeasureClient(client.Conn)}
+	out, err := m.Evaluate(context.Background(), aged(3))
+	var e *sdk.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "the stream ended before the answer") || out != nil {
+		t.Fatalf("%+v, %v", out, err)
 	}
 }
