@@ -46,8 +46,10 @@ func (s *Server) registerCasework() {
 		Description: "Registers the application (due within 1 working day of its receipt), collects the person's case " +
 			"from the registry (due within 2 working days) and evaluates it by the measure version in force. A measure " +
 			"that allows automatic decisions, without four eyes, is granted at once when every condition holds; otherwise " +
-			"the application waits for an approver. The channel is integration for a service account's submissions.",
-		Errors: []int{http.StatusNotFound},
+			"the application waits for an approver. The channel is integration for a service account's submissions. " +
+			"When the version in force names a plug-in that checks applications, it checks the data first: its problems " +
+			"are field errors (body.data.<field>) and nothing is registered. A plug-in that fails is a 502 saying which.",
+		Errors: []int{http.StatusNotFound, http.StatusBadGateway},
 	}, func(ctx context.Context, in *struct {
 		TenantPath
 		PurposeHeader
@@ -131,7 +133,7 @@ func (s *Server) registerCasework() {
 		OperationID: "evaluateApplication", Method: http.MethodPost, Path: base + "/applications/{id}/evaluate", Tags: tags,
 		Summary:       "Collect an undecided application's case again and evaluate it; the caller becomes its preparer",
 		DefaultStatus: http.StatusOK,
-		Errors:        []int{http.StatusNotFound, http.StatusConflict},
+		Errors:        []int{http.StatusNotFound, http.StatusConflict, http.StatusBadGateway},
 	}, func(ctx context.Context, in *IDPath) (*applicationResponse, error) {
 		ctx, err := s.inTenant(ctx, in.Tenant)
 		if err != nil {

@@ -205,7 +205,24 @@ func (s *Service) Submit(ctx context.Context, n NewApplication) (Application, er
 	if err := inv.Err(); err != nil {
 		return Application{}, err
 	}
-	if _, err := s.measures.InForce(ctx, n.Measure, today); err != nil {
+	st, err := s.measures.InForce(ctx, n.Measure, today)
+	if err != nil {
+		return Application{}, err
+	}
+	// A plug-in measure may check the data itself; what it finds is the
+	// caller's to mend, field by field, before anything is registered.
+	problems, err := s.measures.ValidateApplication(ctx, st, n.Data)
+	if err != nil {
+		return Application{}, err
+	}
+	for _, p := range problems {
+		msg := p.Message.EN
+		if msg == "" {
+			msg = p.Message.RU
+		}
+		inv.Add("data."+p.Field, msg, n.Data[p.Field])
+	}
+	if err := inv.Err(); err != nil {
 		return Application{}, err
 	}
 	data, err := json.Marshal(n.Data)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/assignment"
@@ -285,4 +286,71 @@ func dateP(s string) *civil.Date {
 
 func authUser(name string, tenant uuid.UUID) auth.NewUser {
 	return auth.NewUser{Username: name, Tenant: tenant, Password: apptest.Password}
+}
+
+// checkingPlugins stands for the plug-in host: every plug-in is one that
+// refuses an application without a plan, and decides nobody eligible.
+type checkingPlugins struct{}
+
+func (checkingPlugins) Measure(context.Context, string, string) (measure.Evaluator, error) {
+	return checking{}, nil
+}
+
+type checking struct{}
+
+func (checking) Evaluate(_ context.Context, cs []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cs))
+	for i, c := range cs {
+		out[i] = measure.Outcome{CaseID: c.ID}
+	}
+	return out, nil
+}
+
+func (checking) ValidateApplication(_ context.Context, data map[string]string) ([]measure.FieldProblem, error) {
+	if data["plan"] == "" {
+		return []measure.FieldProblem{{Field: "plan", Message: measure.Text{RU: "нужен план", EN: "a plan is required"}}}, nil
+	}
+	return nil, nil
+}
+
+// A plug-in measure's check of the application's data comes before
+// anything is registered: what it finds is the caller's, by field.
+func TestPluginChecksTheApplication(t *testing.T) {
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			e := newEnv(t, d)
+			e.p.Measures.UsePlugins(checkingPlugins{})
+			e.measureOf(t, "planned", func(v *measure.Version) {
+				v.Plugin = &measure.PluginRef{Name: "social-contract", Version: "1.0.0"}
+				v.Conditions, v.Amount, v.Period = nil, "", measure.Period{}
+			})
+			person := e.family(t, 40101, "2025-01-01", 1_000_000)
+			applications := func() int64 {
+				var n int64
+				if err := tenancy.Tx(e.region, e.p.DB.Gorm, func(tx *gorm.DB) error {
+					return tx.Table("applications").Count(&n).Error
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			_, err := e.p.Casework.Submit(e.specialist, casework.NewApplication{Measure: "planned", PersonID: person, Channel: casework.BySpecialist,
+				Data: map[string]string{"activity": "job_search"}})
+			var inv *fault.Invalid
+			if !errors.As(err, &inv) || len(inv.Fields) != 1 || inv.Fields[0].Field != "data.plan" || inv.Fields[0].Message != "a plan is required" {
+				t.Fatalf("an application without the plan the plug-in requires: %v", err)
+			}
+			if n := applications(); n != 0 {
+				t.Fatalf("%d applications registered after a refusal", n)
+			}
+			a, err := e.p.Casework.Submit(e.specialist, casework.NewApplication{Measure: "planned", PersonID: person, Channel: casework.BySpecialist,
+				Data: map[string]string{"plan": "2026-04:training"}})
+			if err != nil || a.Status != casework.Evaluated {
+				t.Fatalf("an application the plug-in accepts: %+v, %v", a, err)
+			}
+			if n := applications(); n != 1 {
+				t.Fatalf("%d applications registered, want 1", n)
+			}
+		})
+	}
 }

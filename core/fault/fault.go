@@ -22,6 +22,10 @@ var (
 	// ErrForbidden: the caller may do this kind of thing, but not to this
 	// object (an approver deciding a four-eyes case they prepared).
 	ErrForbidden = errors.New("forbidden")
+	// ErrUpstream: a system the request depends on failed or did not
+	// answer in time — a region's plug-in, another agency's service. It is
+	// not the platform's fault nor the caller's; the error says which.
+	ErrUpstream = errors.New("upstream failed")
 )
 
 // FieldError says what is wrong with one field, named by its JSON path

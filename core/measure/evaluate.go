@@ -25,6 +25,16 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 }
 
+// ApplicationValidator is an evaluator that also checks an application's
+// data before it is registered: a plug-in measure's optional extra. A CEL
+// version's evaluator is not one.
+type ApplicationValidator interface {
+	ValidateApplication(ctx context.Context, data map[string]string) ([]FieldProblem, error)
+}
+
+// FieldProblem is what is wrong with one field of an application's data.
+type FieldProblem = sdkmeasure.FieldProblem
+
 // Outcome is the decision on one case and its explanation.
 type Outcome struct {
 	CaseID   string `json:"case_id"`

@@ -131,6 +131,24 @@ func (s *Service) Evaluator(ctx context.Context, st Stored) (Evaluator, error) {
 	return s.Program(st)
 }
 
+// ValidateApplication is what the version's plug-in finds wrong with an
+// application's data; nothing for a CEL version or a plug-in without the
+// check (one built before it, or one that accepts any data).
+func (s *Service) ValidateApplication(ctx context.Context, st Stored, data map[string]string) ([]FieldProblem, error) {
+	if st.Version.Plugin == nil {
+		return nil, nil
+	}
+	ev, err := s.Evaluator(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := ev.(ApplicationValidator)
+	if !ok {
+		return nil, nil
+	}
+	return v.ValidateApplication(ctx, data)
+}
+
 // Codes gives a directory's codes as the context's region sees them.
 type Codes interface {
 	Codes(ctx context.Context, dir string) (map[string]map[string]any, error)

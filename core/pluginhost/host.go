@@ -518,6 +518,10 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
+// Is makes a failed call fault.ErrUpstream: the API answers it 502 with
+// what failed, not as the platform's own error.
+func (e *CallError) Is(target error) bool { return target == fault.ErrUpstream }
+
 // call runs fn against the plug-in with the call's deadline, for the
 // region. A process that dies under the call is replaced and fn run
 // again, so fn must be safe to repeat (a batch evaluation is: it decides

@@ -567,3 +567,18 @@ func TestOlderVersionStillRuns(t *testing.T) {
 		t.Fatalf("a region that never enabled it: %v", err)
 	}
 }
+
+// A plug-in without the optional application check accepts any data: the
+// host reads its UNIMPLEMENTED as nothing to say, not as a failure.
+func TestApplicationCheckOfAPluginWithoutIt(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	ev := f.enable(t, "66", "contract", map[string]any{})
+	v, ok := ev.(measure.ApplicationValidator)
+	if !ok {
+		t.Fatal("a plug-in measure's evaluator does not check applications")
+	}
+	problems, err := v.ValidateApplication(context.Background(), map[string]string{"plan": ""})
+	if err != nil || problems != nil {
+		t.Fatalf("%+v, %v", problems, err)
+	}
+}

@@ -2,10 +2,12 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/socialtreasury/treasury/core/civil"
 	"github.com/socialtreasury/treasury/core/measure"
+	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/grpcplugin"
 	sdkmeasure "github.com/socialtreasury/treasury/sdk/measure"
 )
@@ -42,6 +44,21 @@ func (h *Host) Describe(ctx context.Context, name string) (sdkmeasure.Descriptio
 }
 
 type measureEvaluator struct{ p *proc }
+
+// ValidateApplication asks the plug-in what is wrong with an application's
+// data: nothing when it does not check (sdk.ErrUnsupported).
+func (e measureEvaluator) ValidateApplication(ctx context.Context, data map[string]string) ([]measure.FieldProblem, error) {
+	var out []measure.FieldProblem
+	err := e.p.call(ctx, "ValidateApplication", func(ctx context.Context, raw any) error {
+		var err error
+		out, err = raw.(*grpcplugin.MeasureClient).ValidateApplication(ctx, data)
+		return err
+	})
+	if errors.Is(err, sdk.ErrUnsupported) {
+		return nil, nil
+	}
+	return out, err
+}
 
 // Evaluate sends the cases in calls of at most MaxBatch. A call whose
 // process dies is sent again, whole, to the restarted process: each
