@@ -120,14 +120,15 @@ func (s *Server) registerPlugins() {
 		if err != nil {
 			return nil, s.problem(ctx, err)
 		}
+		entries, err := s.deps.Catalog.Entries(ctx, ens)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
 		out := &regionPluginList{}
 		out.Body.Items = []regionPlugin{}
 		procs := s.deps.Plugins.Processes()
 		for _, en := range ens {
-			_, e, err := s.deps.Catalog.Enabled(ctx, en.Name)
-			if err != nil {
-				return nil, s.problem(ctx, err)
-			}
+			e := entries[en.PluginID]
 			rp := regionPlugin{Enablement: en, Plugin: e, Processes: []pluginhost.Status{}}
 			for _, p := range procs {
 				if p.Plugin == e.Name && p.Version == e.Version && p.Region == in.Tenant {

@@ -237,6 +237,29 @@ func (c *Catalog) EnabledAll(ctx context.Context) ([]Enablement, error) {
 	return ens, err
 }
 
+// Entries are the catalog entries of enablements, by id, in one query.
+func (c *Catalog) Entries(ctx context.Context, ens []Enablement) (map[uuid.UUID]Entry, error) {
+	out := make(map[uuid.UUID]Entry, len(ens))
+	if len(ens) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(ens))
+	for i, en := range ens {
+		ids[i] = en.PluginID
+	}
+	var es []Entry
+	if err := c.db.WithContext(ctx).Where("id IN ?", ids).Find(&es).Error; err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if err := e.decode(); err != nil {
+			return nil, err
+		}
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
 // Record keeps an incident. It never fails the caller: the incident is
 // logged by the host as well.
 func (c *Catalog) Record(ctx context.Context, in Incident) error {
