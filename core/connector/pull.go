@@ -93,24 +93,17 @@ func Pull(ctx context.Context, ds DataSource, reg *registry.Service, snils []str
 }
 
 func pullBatch(ctx context.Context, ds DataSource, reg *registry.Service, snils []string, asOf civil.Date, res *PullResult) error {
-	refs := make([]PersonRef, 0, len(snils))
-	ids := make(map[string]uuid.UUID, len(snils))
-	for _, s := range snils {
-		p, err := reg.FindBySNILS(ctx, s)
-		if errors.Is(err, fault.ErrNotFound) {
-			res.Unknown++
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		id := p.ID
-		if p.MergedInto != nil {
-			id = *p.MergedInto
-		}
-		refs = append(refs, PersonRef{SNILS: s})
-		ids[s] = id
+	ids, err := reg.IDsBySNILS(ctx, snils)
+	if err != nil {
+		return err
 	}
+	refs := make([]PersonRef, 0, len(ids))
+	for _, s := range snils {
+		if _, ok := ids[s]; ok {
+			refs = append(refs, PersonRef{SNILS: s})
+		}
+	}
+	res.Unknown += len(snils) - len(refs)
 	if len(refs) == 0 {
 		return nil
 	}

@@ -203,3 +203,31 @@ func TestPullBatches(t *testing.T) {
 		}
 	})
 }
+
+// A merged duplicate's SNILS finds the person it was merged into: the
+// facts go there, not to the duplicate.
+func TestPullToTheMergedPerson(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		reg, a, _ := regions(t, env)
+		into := person(t, reg, a, snilsA, "Иванова")
+		dup := person(t, reg, a, snilsB, "Иванова")
+		if _, err := reg.Merge(a, dup.ID, into.ID); err != nil {
+			t.Fatal(err)
+		}
+		csv := "snils,fact,code,from,to,amount_kopecks\n" + snilsB + ",category,large_family,2024-02-01,,\n"
+		src, err := connector.OpenDataSource(connector.Spec{Type: "file", Path: writeFile(t, "facts.csv", csv)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := connector.Pull(a, src, reg, []string{snilsB}, civil.MustParse("2026-06-15"))
+		if err != nil || res.Asked != 1 || res.Unknown != 0 || res.Added != 1 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		if f, err := reg.FactsOf(a, into.ID, false); err != nil || len(f.Categories) != 1 || f.Categories[0].Code != "large_family" {
+			t.Fatalf("the person merged into: %+v, %v", f.Categories, err)
+		}
+		if f, err := reg.FactsOf(a, dup.ID, false); err != nil || len(f.Categories) != 0 {
+			t.Fatalf("the duplicate: %+v, %v", f.Categories, err)
+		}
+	})
+}

@@ -483,6 +483,45 @@ func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, e
 	return out, err
 }
 
+// IDsBySNILS finds, in one query, the persons with these SNILS (already
+// normalized, 11 digits) and gives each found one's id: the person a
+// merged duplicate was merged into, where it was. Those not found are
+// absent. The search is recorded once, with how many were asked and found.
+func (s *Service) IDsBySNILS(ctx context.Context, snils []string) (map[string]uuid.UUID, error) {
+	out := make(map[string]uuid.UUID, len(snils))
+	if len(snils) == 0 {
+		return out, nil
+	}
+	err := tenancy.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		k, err := s.keyring(ctx, tx)
+		if err != nil {
+			return err
+		}
+		byIndex := make(map[string]string, len(snils))
+		indexes := make([][]byte, 0, len(snils))
+		for _, n := range snils {
+			ix := k.BlindIndex(snilsIndexInput(n))
+			byIndex[string(ix)] = n
+			indexes = append(indexes, ix)
+		}
+		var rows []personRow
+		if err := tx.Select("id", "snils_index", "merged_into").Where("snils_index IN ?", indexes).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			id := r.ID
+			if r.MergedInto != nil {
+				id = *r.MergedInto
+			}
+			if n, ok := byIndex[string(r.SNILSIndex)]; ok {
+				out[n] = id
+			}
+		}
+		return record(ctx, tx, "person.search", uuid.Nil, "by=snils asked="+strconv.Itoa(len(snils))+" results="+strconv.Itoa(len(out)))
+	})
+	return out, err
+}
+
 // FindBySNILS finds the person with a SNILS (audited as person.search; the
 // record names the person found, never the SNILS asked for).
 func (s *Service) FindBySNILS(ctx context.Context, snils string) (Person, error) {
