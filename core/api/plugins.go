@@ -67,6 +67,25 @@ type regionPluginList struct {
 	}
 }
 
+type conditionInfo struct {
+	Name  string      `json:"name"`
+	Title measureText `json:"title"`
+}
+
+type measureText struct {
+	RU string `json:"ru"`
+	EN string `json:"en"`
+}
+
+type pluginDescription struct {
+	Body struct {
+		Code       string          `json:"code" doc:"The measure's code as the plug-in names it."`
+		Name       measureText     `json:"name"`
+		Conditions []conditionInfo `json:"conditions" doc:"The conditions its outcomes report, in order."`
+		Needs      []string        `json:"needs" doc:"The data it reads: registry facts, connectors."`
+	}
+}
+
 func (s *Server) registerPlugins() {
 	tags := []string{"Plug-ins"}
 	register(s, Permission{Object: "plugins", Action: "list"}, huma.Operation{
@@ -136,6 +155,32 @@ func (s *Server) registerPlugins() {
 				}
 			}
 			out.Body.Items = append(out.Body.Items, rp)
+		}
+		return out, nil
+	})
+	register(s, Permission{Object: "plugin", Action: "read"}, huma.Operation{
+		OperationID: "describeRegionPlugin", Method: http.MethodGet, Path: "/api/v1/tenants/{tenant}/plugins/{name}/description", Tags: tags,
+		Summary: "What a measure plug-in the region has enabled says of itself: its code, name, conditions and the data it reads",
+		Description: "Asks the plug-in (Describe), starting its process for the region if it is not running. A plug-in that " +
+			"is not a measure, or not enabled in the region, is not found; one that fails to answer is a 502 saying why.",
+		Errors: []int{http.StatusNotFound, http.StatusBadGateway},
+	}, func(ctx context.Context, in *PluginPath) (*pluginDescription, error) {
+		ctx, err := s.inTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.deps.Plugins.Describe(ctx, in.Name)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		out := &pluginDescription{}
+		out.Body.Code, out.Body.Name, out.Body.Needs = d.Code, measureText(d.Name), d.Needs
+		if out.Body.Needs == nil {
+			out.Body.Needs = []string{}
+		}
+		out.Body.Conditions = make([]conditionInfo, len(d.Conditions))
+		for i, c := range d.Conditions {
+			out.Body.Conditions[i] = conditionInfo{Name: c.Name, Title: measureText(c.Title)}
 		}
 		return out, nil
 	})

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/store"
+	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
 // azBinary puts a file in the plug-in directory and returns its name and
@@ -27,6 +30,54 @@ func azBinary(t testing.TB, p *apptest.Platform, name string) (string, string) {
 	}
 	sum := sha256.Sum256(body)
 	return name, hex.EncodeToString(sum[:])
+}
+
+// The fault-test plug-in (core/internal/testplugin), built once: a real
+// measure plug-in that answers Describe.
+var (
+	describableOnce sync.Once
+	describable     []byte
+	describableErr  error
+)
+
+// describablePlugin puts the test plug-in in the plug-in directory under
+// a new name, registers it and enables it in the region; it returns the
+// name.
+func describablePlugin(t testing.TB, p *apptest.Platform, name, region string) string {
+	t.Helper()
+	describableOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "testplugin")
+		if err != nil {
+			describableErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "testplugin")
+		if out, err := exec.Command("go", "build", "-o", bin, "../internal/testplugin").CombinedOutput(); err != nil {
+			describableErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		describable, describableErr = os.ReadFile(bin)
+	})
+	if describableErr != nil {
+		t.Fatal(describableErr)
+	}
+	if err := os.WriteFile(filepath.Join(p.Plugins.Dir(), name), describable, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(describable)
+	if _, err := p.Plugins.Register(context.Background(), pluginhost.NewEntry{Name: name, Version: "1.0.0", Kind: "measure",
+		SHA256: hex.EncodeToString(sum[:]), File: name}); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := p.Tenants.ByCode(context.Background(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Catalog.Enable(tenancy.WithTenant(context.Background(), tn.ID), tn, name, "1.0.0", nil); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 func azPluginEntry(e *azEnv) pluginhost.Entry {
@@ -44,6 +95,10 @@ func init() {
 		"listPlugins":         azPlain,
 		"listPluginIncidents": azPlain,
 		"listRegionPlugins":   azPlain,
+		"describeRegionPlugin": func(e *azEnv, tmpl, region string) azReq {
+			name := describablePlugin(e.t, e.p, fmt.Sprintf("az-describe-%d", e.next()), region)
+			return azReq{path: strings.NewReplacer("{tenant}", region, "{name}", name).Replace(tmpl)}
+		},
 		"registerPlugin": func(e *azEnv, tmpl, _ string) azReq {
 			name := fmt.Sprintf("az-register-%d", e.next())
 			file, sum := azBinary(e.t, e.p, name)
@@ -149,4 +204,30 @@ func maPluginCases(t *testing.T, p *apptest.Platform) map[string]maCase {
 			state: state(admin, "/api/v1/tenants/"+azOwn+"/plugins"),
 		},
 	}
+}
+
+// A measure plug-in the region has enabled describes itself over the API;
+// one it has not is not found, and another region cannot ask.
+func TestDescribeRegionPlugin(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d store.Dialect) {
+		p := apptest.New(t, d)
+		name := describablePlugin(t, p, "contract", "16")
+		admin66, admin16 := p.Token("tenant_admin", "66"), p.Token("tenant_admin", "16")
+		r := apptest.Expect(t, p.Do(admin16, http.MethodGet, "/api/v1/tenants/16/plugins/"+name+"/description", nil), http.StatusOK)
+		var desc struct {
+			Code       string `json:"code"`
+			Name       struct{ RU, EN string }
+			Conditions []struct {
+				Name string `json:"name"`
+			} `json:"conditions"`
+			Needs []string `json:"needs"`
+		}
+		if err := json.Unmarshal(r.Body, &desc); err != nil || desc.Code != "contract" || desc.Name.EN != "The contract measure" ||
+			len(desc.Conditions) != 4 || desc.Conditions[0].Name != "resident" || desc.Needs == nil {
+			t.Fatalf("%s", r.Body)
+		}
+		apptest.Expect(t, p.Do(admin66, http.MethodGet, "/api/v1/tenants/66/plugins/"+name+"/description", nil), http.StatusNotFound)
+		apptest.Expect(t, p.Do(admin66, http.MethodGet, "/api/v1/tenants/16/plugins/"+name+"/description", nil), http.StatusNotFound)
+	})
 }

@@ -44,12 +44,12 @@ func (s *Server) problem(ctx context.Context, err error) error {
 	case errors.Is(err, page.ErrBadCursor):
 		return huma.Error422UnprocessableEntity("validation failed",
 			&huma.ErrorDetail{Location: "query.cursor", Message: err.Error()})
-	case errors.Is(err, fault.ErrUpstream):
-		return huma.Error502BadGateway(detail)
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "client closed the request")
 	case errors.Is(err, context.DeadlineExceeded):
 		return huma.Error503ServiceUnavailable("the request took too long; try again")
+	case errors.Is(err, fault.ErrUpstream):
+		return huma.Error502BadGateway(detail)
 	}
 	s.log.ErrorContext(ctx, "request failed", "error", err.Error())
 	return huma.Error500InternalServerError("internal error")

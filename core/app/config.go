@@ -105,14 +105,14 @@ func (c *Config) PluginFlags(fs *pflag.FlagSet) {
 	d := pluginhost.DefaultOptions("")
 	fs.DurationVar(&c.PluginCallTimeout, "plugin-call-timeout", d.CallTimeout, "deadline of every plug-in call; a plug-in that misses it is killed")
 	fs.IntVar(&c.PluginCPUs, "plugin-cpus", d.CPUs, "CPUs each plug-in process's Go runtime runs code on at once (its GOMAXPROCS)")
-	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", int(d.MemoryBytes>>20), "address-space limit of each plug-in process, MiB (Linux; at least 2048); its Go runtime is told half of it as a soft limit (GOMEMLIMIT)")
-	fs.IntVar(&c.PluginGOGC, "plugin-gogc", d.GCPercent, "each plug-in process's GOGC: how much its heap grows between collections, percent")
+	fs.IntVar(&c.PluginMemoryMiB, "plugin-memory-mib", int(d.MemoryBytes>>20), "address-space limit of each plug-in process, MiB (Linux; at least 3072); its Go runtime is told what is left beyond 2 GiB as a soft limit (GOMEMLIMIT)")
+	fs.IntVar(&c.PluginGOGC, "plugin-gogc", d.GCPercent, "each plug-in process's GOGC: how much its heap grows between collections, percent (0: the default)")
 }
 
 // minPluginMemoryMiB is the least address-space limit a plug-in runs
 // under: the limit is on address space, not memory, and a Go program maps
 // far more than it uses.
-const minPluginMemoryMiB = 2048
+const minPluginMemoryMiB = 3072
 
 // Plugins is the plug-in directory.
 func (c *Config) Plugins() string {

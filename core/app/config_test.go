@@ -13,8 +13,8 @@ func TestPluginFlags(t *testing.T) {
 		want string // "" valid; else in the error
 	}{
 		{nil, ""},
-		{[]string{"--plugin-memory-mib", "2048", "--plugin-gogc", "100", "--plugin-cpus", "2"}, ""},
-		{[]string{"--plugin-memory-mib", "1024"}, "--plugin-memory-mib: 1024 is below 2048"},
+		{[]string{"--plugin-memory-mib", "3072", "--plugin-gogc", "100", "--plugin-cpus", "2"}, ""},
+		{[]string{"--plugin-memory-mib", "2048"}, "--plugin-memory-mib: 2048 is below 3072"},
 		{[]string{"--plugin-gogc", "-1"}, "must not be negative"},
 		{[]string{"--plugin-call-timeout", "-1s"}, "must not be negative"},
 	} {

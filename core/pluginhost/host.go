@@ -77,9 +77,10 @@ type Options struct {
 	// keeps little between calls, and at 100 its runtime collects every
 	// few megabytes: a 1,000-case batch then pays for a collection and
 	// for pages given back to the system and taken again, each call.
-	// With MemoryBytes set, the runtime is also given a soft limit of half
-	// of it (GOMEMLIMIT), so that it collects harder before it nears the
-	// hard one.
+	// With MemoryBytes set, the runtime is also given a soft limit
+	// (GOMEMLIMIT) of what the address-space limit leaves beyond a Go
+	// program's own mappings, so that it collects harder before it nears
+	// the hard limit.
 	GCPercent int
 	// IdleAfter stops a process no call has used for this long.
 	IdleAfter time.Duration
@@ -427,11 +428,16 @@ func runtimeEnv(o Options) []string {
 	if o.GCPercent > 0 {
 		env = append(env, fmt.Sprintf("GOGC=%d", o.GCPercent))
 	}
-	if o.MemoryBytes > 0 {
-		env = append(env, fmt.Sprintf("GOMEMLIMIT=%d", o.MemoryBytes/2))
+	if o.MemoryBytes > goAddressBaseline {
+		env = append(env, fmt.Sprintf("GOMEMLIMIT=%d", o.MemoryBytes-goAddressBaseline))
 	}
 	return env
 }
+
+// goAddressBaseline is the address space a Go plug-in maps beyond its heap
+// (about 1.7 GiB before it allocates anything, on amd64 Linux): the
+// runtime's soft memory limit is what MemoryBytes leaves of it.
+const goAddressBaseline = 2 << 30
 
 func (p *proc) backOff() {
 	p.failures++
@@ -519,8 +525,13 @@ func (e *CallError) Error() string {
 func (e *CallError) Unwrap() error { return e.Err }
 
 // Is makes a failed call fault.ErrUpstream: the API answers it 502 with
-// what failed, not as the platform's own error.
-func (e *CallError) Is(target error) bool { return target == fault.ErrUpstream }
+// what failed, not as the platform's own error. Not a call the caller gave
+// up on, nor a binary the host refused to start (the operator's to mend:
+// its detail names files of the host).
+func (e *CallError) Is(target error) bool {
+	return target == fault.ErrUpstream && !errors.Is(e.Err, ErrRefused) &&
+		!errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded)
+}
 
 // call runs fn against the plug-in with the call's deadline, for the
 // region. A process that dies under the call is replaced and fn run

@@ -356,7 +356,7 @@ func TestPluginEnvironment(t *testing.T) {
 	t.Setenv("TREASURY_DATABASE_URL", "postgres://app:secret@db/treasury")
 	t.Setenv("TREASURY_ENCRYPTION_KEY_FILE", "/run/secrets/master.key")
 	opts := fast()
-	opts.CPUs, opts.GCPercent, opts.MemoryBytes = 1, 400, 1<<30
+	opts.CPUs, opts.GCPercent, opts.MemoryBytes = 1, 400, 3<<30
 	f := newFixture(t, store.SQLite, opts)
 	envFile := filepath.Join(t.TempDir(), "env")
 	ev := f.enable(t, "66", "contract", map[string]any{"env_file": envFile})
@@ -371,7 +371,7 @@ func TestPluginEnvironment(t *testing.T) {
 	if !strings.Contains(env, sdk.ConfigEnv+"=") {
 		t.Fatalf("the plug-in's configuration is missing from its environment:\n%s", env)
 	}
-	for _, want := range []string{"GOMAXPROCS=1", "GOGC=400", "GOMEMLIMIT=536870912"} {
+	for _, want := range []string{"GOMAXPROCS=1", "GOGC=400", "GOMEMLIMIT=1073741824"} {
 		if !slices.Contains(strings.Split(env, "\n"), want) {
 			t.Fatalf("the plug-in's runtime setting %s is missing from its environment:\n%s", want, env)
 		}

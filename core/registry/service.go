@@ -486,7 +486,8 @@ func (s *Service) History(ctx context.Context, id uuid.UUID) ([]PersonVersion, e
 // IDsBySNILS finds, in one query, the persons with these SNILS (already
 // normalized, 11 digits) and gives each found one's id: the person a
 // merged duplicate was merged into, where it was. Those not found are
-// absent. The search is recorded once, with how many were asked and found.
+// absent. Each person found is recorded as searched for, and the searches
+// that found nobody once, with their number.
 func (s *Service) IDsBySNILS(ctx context.Context, snils []string) (map[string]uuid.UUID, error) {
 	out := make(map[string]uuid.UUID, len(snils))
 	if len(snils) == 0 {
@@ -509,15 +510,24 @@ func (s *Service) IDsBySNILS(ctx context.Context, snils []string) (map[string]uu
 			return err
 		}
 		for _, r := range rows {
+			n, ok := byIndex[string(r.SNILSIndex)]
+			if !ok {
+				continue
+			}
 			id := r.ID
 			if r.MergedInto != nil {
 				id = *r.MergedInto
 			}
-			if n, ok := byIndex[string(r.SNILSIndex)]; ok {
-				out[n] = id
+			out[n] = id
+			// Each person found is recorded as found, as by FindBySNILS.
+			if err := record(ctx, tx, "person.search", r.ID, "by=snils results=1"); err != nil {
+				return err
 			}
 		}
-		return record(ctx, tx, "person.search", uuid.Nil, "by=snils asked="+strconv.Itoa(len(snils))+" results="+strconv.Itoa(len(out)))
+		if missed := len(snils) - len(out); missed > 0 {
+			return record(ctx, tx, "person.search", uuid.Nil, "by=snils results=0 searches="+strconv.Itoa(missed))
+		}
+		return nil
 	})
 	return out, err
 }

@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -87,7 +88,7 @@ func request() *pluginv1.EvaluateRequest {
 func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	if !m.unary.Load() {
 		out, err := m.evaluateOnStream(ctx, cases, explain)
-		if status.Code(err) != codes.Unimplemented {
+		if !lacksStream(err) {
 			return out, fromStatus(err)
 		}
 		m.unary.Store(true)
@@ -106,6 +107,15 @@ func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, expl
 		return nil, badAnswer("%v", err)
 	}
 	return out, sameCases(out, cases)
+}
+
+// lacksStream: the plug-in was built before EvaluateStream. gRPC answers
+// an unknown method, and generated code a method not implemented, with
+// UNIMPLEMENTED naming it; a plug-in's own UNIMPLEMENTED (from a system
+// behind it) is its error, not a reason to send the batch again.
+func lacksStream(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unimplemented && strings.Contains(st.Message(), "EvaluateStream")
 }
 
 // sameCases checks that each outcome is its case's.

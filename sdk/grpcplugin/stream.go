@@ -15,13 +15,13 @@ import (
 )
 
 // A batch goes over EvaluateStream in parts of at most partCases cases,
-// up to partsAhead of them sent before the first answer is read: the
-// plug-in decides one part while the host writes the next and reads the
-// last. Both processes then work at once, where a single message keeps
-// one idle while the other encodes or decodes.
+// sent by one goroutine while the caller reads the answers: the plug-in
+// decides one part while the host writes the next and reads the last.
+// Both processes then work at once, where a single message keeps one idle
+// while the other encodes or decodes. Reading while sending also means
+// that no flow-control window, however small, can stall the two sides.
 const (
-	partCases  = 250
-	partsAhead = 4
+	partCases = 250
 	// maxIdleStreams is how many open streams a client keeps between
 	// calls: as many as calls it has had at once, up to this.
 	maxIdleStreams = 8
@@ -44,13 +44,13 @@ func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Ca
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.evaluate(ctx, cases, explain)
-	if err != nil {
+	out, reusable, err := s.evaluate(ctx, cases, explain)
+	if ctx.Err() != nil && err != nil {
+		err = ctx.Err()
+	}
+	if !reusable {
 		s.close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return out, err
 	}
 	m.mu.Lock()
 	if len(m.idle) < maxIdleStreams {
@@ -60,7 +60,7 @@ func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Ca
 	if s != nil {
 		s.close()
 	}
-	return out, nil
+	return out, err
 }
 
 // stream is an idle stream opened for the context's region, or a new
@@ -89,50 +89,67 @@ func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
 // evaluate sends the cases in parts and reads one answer for each, in
 // order. The call's end (its deadline, the caller giving up) ends the
 // stream, so a plug-in that never answers is not waited for past it.
-func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+// reusable: the stream may serve another call (it did not fail and was
+// not ended with the call).
+func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool) (out []measure.Outcome, reusable bool, err error) {
 	stop := context.AfterFunc(ctx, s.cancel)
-	defer stop()
 	var deadline int64
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d.UnixMicro()
 	}
-	req := request()
-	defer requests.Put(req)
-	part := func(i int) []measure.Case { return cases[i*partCases : min((i+1)*partCases, len(cases))] }
 	parts := (len(cases) + partCases - 1) / partCases
-	out := make([]measure.Outcome, 0, len(cases))
-	sent := 0
-	for got := range parts {
-		for ; sent < parts && sent-got < partsAhead; sent++ {
-			req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, part(sent)), explain, deadline
+	part := func(i int) []measure.Case { return cases[i*partCases : min((i+1)*partCases, len(cases))] }
+	sent := make(chan error, 1)
+	send := func() {
+		req := request()
+		defer requests.Put(req)
+		for i := range parts {
+			req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, part(i)), explain, deadline
 			// Send has marshalled the request when it returns: the next
-			// part may be written over it.
+			// part may be written over it. io.EOF: the stream has ended,
+			// and Recv tells why.
 			if err := s.s.Send(req); err != nil {
-				if errors.Is(err, io.EOF) { // the stream ended: Recv has why
-					if _, rerr := s.s.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
-						err = rerr
-					}
-				}
-				return nil, err
+				sent <- err
+				return
 			}
 		}
-		r, err := s.s.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil, badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		in := part(got)
-		at := len(out)
-		if out, err = outcomesFrom(out, r.GetOutcomes(), len(in), explain); err != nil {
-			return nil, badAnswer("part %d of %d: %v", got+1, parts, err)
-		}
-		if err := sameCases(out[at:], in); err != nil {
-			return nil, err
+		sent <- nil
+	}
+	if parts > 1 {
+		go send()
+	} else {
+		send() // one message each way: nothing to wait on
+	}
+	out = make([]measure.Outcome, 0, len(cases))
+	for got := 0; got < parts && err == nil; got++ {
+		var r *pluginv1.EvaluateResponse
+		r, err = s.s.Recv()
+		switch {
+		case errors.Is(err, io.EOF):
+			err = badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
+		case err != nil:
+		default:
+			in, at := part(got), len(out)
+			if out, err = outcomesFrom(out, r.GetOutcomes(), len(in), explain); err != nil {
+				err = badAnswer("part %d of %d: %v", got+1, parts, err)
+			} else {
+				err = sameCases(out[at:], in)
+			}
 		}
 	}
-	return out, nil
+	if err != nil {
+		s.cancel() // a sender still waiting to write stops
+	}
+	if serr := <-sent; err == nil && serr != nil {
+		err = serr // not seen: every part was answered, so every part was sent
+	}
+	// stop is false when the call's end has cancelled the stream already,
+	// even after the last answer came: such a stream serves no other call.
+	reusable = stop() && err == nil
+	if err != nil {
+		return nil, false, err
+	}
+	return out, reusable, nil
 }
 
 // EvaluateStream answers each request in turn until the host closes the

@@ -21,11 +21,13 @@ import (
 // probe answers each case with what the plug-in saw of the call: the
 // region and whether a deadline came with it (in Error), and its batch's
 // size (in AmountKopecks). A case "fail" fails the batch as the system
-// behind the plug-in would; a case "hang" waits for the call's end.
+// behind the plug-in would; a case "hang" answers a second after the
+// call's end; a case "cancel" cancels the host's call (cancel).
 type probe struct {
 	plain
 	mu      sync.Mutex
 	batches []int
+	cancel  context.CancelFunc // of the host's call, for a case "cancel"
 }
 
 func (p *probe) Evaluate(ctx context.Context, cs []measure.Case) ([]measure.Outcome, error) {
@@ -37,10 +39,16 @@ func (p *probe) Evaluate(ctx context.Context, cs []measure.Case) ([]measure.Outc
 	out := make([]measure.Outcome, len(cs))
 	for i, c := range cs {
 		switch c.ID {
+		case "cancel":
+			p.mu.Lock()
+			cancel := p.cancel
+			p.mu.Unlock()
+			cancel()
 		case "fail":
 			return nil, sdk.Upstream(errors.New("the register is down"))
-		case "hang":
+		case "hang": // past the call's end, as a plug-in stuck in a loop would
 			<-ctx.Done()
+			time.Sleep(time.Second)
 			return nil, ctx.Err()
 		}
 		out[i] = measure.Outcome{CaseID: c.ID, Eligible: c.Person.Age >= 18, AmountKopecks: int64(len(cs)),
@@ -73,11 +81,46 @@ func aged(n int) []measure.Case {
 	return cs
 }
 
+// A call whose context ends as its last answer arrives does not leave its
+// stream, cancelled, to the next call.
+func TestStreamEndedWithTheCallIsNotKept(t *testing.T) {
+	m, p := probed(t)
+	for range 50 {
+		ctx, cancel := context.WithCancel(sdk.WithTenant(context.Background(), "16"))
+		p.mu.Lock()
+		p.cancel = cancel
+		p.mu.Unlock()
+		cs := aged(2)
+		cs[1].ID = "cancel"
+		_, _ = m.Evaluate(ctx, cs) // answered or cancelled: either may win
+		if out, err := m.Evaluate(sdk.WithTenant(context.Background(), "16"), aged(3)); err != nil || len(out) != 3 {
+			t.Fatalf("the call after one that ended with its answer: %+v, %v", out, err)
+		}
+	}
+}
+
+// Parts far larger than gRPC's default flow-control windows (those of
+// sdktest) cross without either side waiting on the other.
+func TestStreamLargePartsOverSmallWindows(t *testing.T) {
+	m, _ := probed(t)
+	cs := aged(4 * partCases)
+	note := strings.Repeat("x", 2000)
+	for i := range cs {
+		cs[i].Application = map[string]string{"note": note}
+	}
+	ctx, cancel := context.WithTimeout(sdk.WithTenant(context.Background(), "16"), 30*time.Second)
+	defer cancel()
+	out, err := m.Evaluate(ctx, cs)
+	if err != nil || len(out) != len(cs) {
+		t.Fatalf("%d outcomes, %v", len(out), err)
+	}
+}
+
 // A batch larger than the parts in flight crosses in parts, each answered
 // in order: every case gets its own outcome, once.
 func TestStreamSendsABatchInParts(t *testing.T) {
 	m, p := probed(t)
-	n := partCases*(partsAhead+2) + 17
+	n := partCases*6 + 17
 	cs := aged(n)
 	ctx := sdk.WithTenant(context.Background(), "16")
 	out, err := m.Evaluate(ctx, cs)
@@ -175,12 +218,14 @@ func TestStreamConcurrentCalls(t *testing.T) {
 func TestStreamErrorsEndTheStream(t *testing.T) {
 	m, _ := probed(t)
 	ctx := sdk.WithTenant(context.Background(), "16")
-	cs := aged(600)
+	cs := aged(2000)
 	cs[400].ID = "fail"
-	_, err := m.Evaluate(ctx, cs)
-	var e *sdk.Error
-	if !errors.As(err, &e) || !e.Upstream {
-		t.Fatalf("the plug-in's upstream failure came as %v", err)
+	for range 50 { // the failure ends the stream while parts are still being sent
+		_, err := m.Evaluate(ctx, cs)
+		var e *sdk.Error
+		if !errors.As(err, &e) || !e.Upstream || !strings.Contains(e.Message, "the register is down") {
+			t.Fatalf("the plug-in's upstream failure came as %v", err)
+		}
 	}
 	if len(m.idle) != 0 {
 		t.Fatalf("a stream that failed was kept")
