@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/socialtreasury/treasury/core/app/apptest"
+	"github.com/socialtreasury/treasury/core/internal/plugintest"
 	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/store"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -32,36 +31,13 @@ func azBinary(t testing.TB, p *apptest.Platform, name string) (string, string) {
 	return name, hex.EncodeToString(sum[:])
 }
 
-// The fault-test plug-in (core/internal/testplugin), built once: a real
-// measure plug-in that answers Describe.
-var (
-	describableOnce sync.Once
-	describable     []byte
-	describableErr  error
-)
-
-// describablePlugin puts the test plug-in in the plug-in directory under
-// a new name, registers it and enables it in the region; it returns the
-// name.
+// describablePlugin puts the fault-test plug-in (core/internal/testplugin),
+// a real measure plug-in that answers Describe, in the plug-in directory
+// under a new name, registers it and enables it in the region; it returns
+// the name.
 func describablePlugin(t testing.TB, p *apptest.Platform, name, region string) string {
 	t.Helper()
-	describableOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "testplugin")
-		if err != nil {
-			describableErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, "testplugin")
-		if out, err := exec.Command("go", "build", "-o", bin, "../internal/testplugin").CombinedOutput(); err != nil {
-			describableErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		describable, describableErr = os.ReadFile(bin)
-	})
-	if describableErr != nil {
-		t.Fatal(describableErr)
-	}
+	describable := plugintest.Binary(t)
 	if err := os.WriteFile(filepath.Join(p.Plugins.Dir(), name), describable, 0o755); err != nil {
 		t.Fatal(err)
 	}

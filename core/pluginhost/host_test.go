@@ -14,12 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/internal/plugintest"
 	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
 	"github.com/socialtreasury/treasury/core/pluginhost"
@@ -29,35 +29,8 @@ import (
 	"github.com/socialtreasury/treasury/sdk"
 )
 
-var (
-	buildOnce sync.Once
-	built     []byte // the test plug-in's binary
-	buildErr  error
-)
-
-// testPlugin is the test plug-in's binary, built once per test run.
-func testPlugin(t testing.TB) []byte {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "testplugin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, "testplugin")
-		out, err := exec.Command("go", "build", "-o", bin, "../internal/testplugin").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		built, buildErr = os.ReadFile(bin)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return built
-}
+// testPlugin is the test plug-in's binary.
+func testPlugin(t testing.TB) []byte { return plugintest.Binary(t) }
 
 type fixture struct {
 	env     *storetest.Env
