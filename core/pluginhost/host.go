@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -323,6 +324,7 @@ type proc struct {
 
 	mu        sync.Mutex // held while starting, so callers wait for one start
 	client    *plugin.Client
+	gone      chan struct{} // closed once the process is killed: its thread may end
 	rpc       plugin.ClientProtocol
 	raw       any
 	pid       int
@@ -346,6 +348,7 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 	if p.client != nil {
 		p.client.Kill()
 		p.client = nil
+		p.processGone()
 	}
 	if wait := time.Until(p.retryAt); wait > 0 {
 		select {
@@ -354,7 +357,7 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 		case <-time.After(wait):
 		}
 	}
-	if err := p.start(); err != nil {
+	if err := p.startLowered(); err != nil {
 		p.lastError = err.Error()
 		if !errors.Is(err, ErrRefused) {
 			p.backOff()
@@ -362,6 +365,42 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 		return nil, nil, err
 	}
 	return p.raw, p.client, nil
+}
+
+// startLowered starts the process from an OS thread of its own at the
+// plug-in's lower priority, which a child takes from the thread that forks
+// it: the start's own work in the host (the checksum, the keys) and the
+// plug-in from its first instruction yield to the platform and to other
+// regions' plug-ins, where limit, after the handshake, would come too late
+// (a region's plug-in restarted again and again after each hang would
+// otherwise compete at full priority). The thread lives as long as the
+// process, because the kernel sends Pdeathsig when the thread that forked
+// a child ends; it ends, unreleased, once the process is gone.
+func (p *proc) startLowered() error {
+	started := make(chan error, 1)
+	gone := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		lowerThisThread()
+		err := p.start()
+		started <- err
+		if err == nil {
+			<-gone
+		}
+	}()
+	err := <-started
+	if err == nil {
+		p.gone = gone
+	}
+	return err
+}
+
+// processGone lets the thread that started the process end (p.mu held).
+func (p *proc) processGone() {
+	if p.gone != nil {
+		close(p.gone)
+		p.gone = nil
+	}
 }
 
 func (p *proc) start() error {
@@ -454,6 +493,7 @@ func (p *proc) kill(c *plugin.Client, reason, detail string) {
 	}
 	killGroup(p.pid)
 	c.Kill()
+	p.processGone()
 	p.client, p.raw, p.rpc = nil, nil, nil
 	p.restarts++
 	p.lastError = detail

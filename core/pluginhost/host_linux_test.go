@@ -18,9 +18,19 @@ func TestPluginLimits(t *testing.T) {
 	opts := fast()
 	opts.MemoryBytes = 3 << 30 // a Go program maps more than 1 GiB of address space at once
 	f := newFixture(t, store.SQLite, opts)
-	ev := f.enable(t, "66", "contract", map[string]any{})
+	statFile := filepath.Join(t.TempDir(), "stat")
+	ev := f.enable(t, "66", "contract", map[string]any{"stat_file": statFile})
 	if _, err := ev.Evaluate(context.Background(), measuretest.Cases(100)); err != nil {
 		t.Fatal(err)
+	}
+	// From its first instruction, before the handshake: the priority came
+	// with the fork, not after.
+	stat, err := os.ReadFile(statFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nice := niceOf(string(stat)); nice != "5" {
+		t.Fatalf("the plug-in started at nice %q, not 5", nice)
 	}
 	pid := 0
 	for _, p := range f.host.Processes() {
@@ -51,11 +61,18 @@ func TestPluginLimits(t *testing.T) {
 		if err != nil {
 			continue // the thread has ended
 		}
-		s := string(stat)
-		// After the command's name in parentheses, the 17th field is nice.
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) < 17 || fields[16] != "5" {
-			t.Fatalf("thread %s of the plug-in runs at nice %q, not 5", task.Name(), fields[16])
+		if nice := niceOf(string(stat)); nice != "5" {
+			t.Fatalf("thread %s of the plug-in runs at nice %q, not 5", task.Name(), nice)
 		}
 	}
+}
+
+// niceOf is the nice value in a /proc stat line: after the command's name
+// in parentheses, the 17th field.
+func niceOf(stat string) string {
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	if len(fields) < 17 {
+		return "?"
+	}
+	return fields[16]
 }

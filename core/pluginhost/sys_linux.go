@@ -40,3 +40,6 @@ func killGroup(pid int) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
 }
+
+// lowerThisThread gives the calling OS thread the plug-in's priority.
+func lowerThisThread() { _ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), pluginNice) }

@@ -32,6 +32,9 @@ type config struct {
 	Garbage string `json:"garbage"`
 	// EnvFile: at start, the process's environment is written here.
 	EnvFile string `json:"env_file"`
+	// StatFile: at start, before the handshake, the process's
+	// /proc/self/stat is copied here (Linux): its priority from birth.
+	StatFile string `json:"stat_file"`
 	// Upstream: Evaluate fails as if the system behind it did.
 	Upstream bool `json:"upstream"`
 }
@@ -137,6 +140,11 @@ func main() {
 	}
 	if cfg.EnvFile != "" {
 		_ = os.WriteFile(cfg.EnvFile, []byte(strings.Join(os.Environ(), "\n")), 0o600)
+	}
+	if cfg.StatFile != "" {
+		if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+			_ = os.WriteFile(cfg.StatFile, b, 0o600)
+		}
 	}
 	serve.Measure(contract{cfg})
 }
