@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/socialtreasury/treasury/core/measure"
 	"github.com/socialtreasury/treasury/core/pluginhost"
 )
 
@@ -68,19 +69,14 @@ type regionPluginList struct {
 }
 
 type conditionInfo struct {
-	Name  string      `json:"name"`
-	Title measureText `json:"title"`
-}
-
-type measureText struct {
-	RU string `json:"ru"`
-	EN string `json:"en"`
+	Name  string       `json:"name"`
+	Title measure.Text `json:"title"`
 }
 
 type pluginDescription struct {
 	Body struct {
 		Code       string          `json:"code" doc:"The measure's code as the plug-in names it."`
-		Name       measureText     `json:"name"`
+		Name       measure.Text    `json:"name"`
 		Conditions []conditionInfo `json:"conditions" doc:"The conditions its outcomes report, in order."`
 		Needs      []string        `json:"needs" doc:"The data it reads: registry facts, connectors."`
 	}
@@ -174,13 +170,13 @@ func (s *Server) registerPlugins() {
 			return nil, s.problem(ctx, err)
 		}
 		out := &pluginDescription{}
-		out.Body.Code, out.Body.Name, out.Body.Needs = d.Code, measureText(d.Name), d.Needs
+		out.Body.Code, out.Body.Name, out.Body.Needs = d.Code, d.Name, d.Needs
 		if out.Body.Needs == nil {
 			out.Body.Needs = []string{}
 		}
 		out.Body.Conditions = make([]conditionInfo, len(d.Conditions))
 		for i, c := range d.Conditions {
-			out.Body.Conditions[i] = conditionInfo{Name: c.Name, Title: measureText(c.Title)}
+			out.Body.Conditions[i] = conditionInfo{Name: c.Name, Title: c.Title}
 		}
 		return out, nil
 	})

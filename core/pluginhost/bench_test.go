@@ -32,12 +32,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		if _, err := ev.Evaluate(context.Background(), cases); err != nil {
 			b.Fatal(err)
 		}
-		pid := 0
-		for _, p := range f.host.Processes() {
-			if p.Running {
-				pid = p.PID
-			}
-		}
+		pid := f.runningPID()
 		for _, kind := range []struct {
 			name string
 			call func(context.Context, []measure.Case) ([]measure.Outcome, error)
@@ -69,10 +64,7 @@ func cpuTime(pid int) time.Duration {
 	if err != nil {
 		return 0
 	}
-	// The fields after the command's name (in parentheses, which may
-	// hold spaces): utime and stime are the 12th and 13th.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	fields := statFields(string(b))
 	if len(fields) < 13 {
 		return 0
 	}
@@ -82,6 +74,13 @@ func cpuTime(pid int) time.Duration {
 		return 0
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// statFields are the fields of a /proc stat line after the command's name
+// (in parentheses, which may hold spaces): the state is the first, utime
+// and stime the 12th and 13th, nice the 17th.
+func statFields(stat string) []string {
+	return strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 }
 
 // clockTicks is the kernel's USER_HZ, 100 on every Linux Go runs on.

@@ -32,12 +32,7 @@ func TestPluginLimits(t *testing.T) {
 	if nice := niceOf(string(stat)); nice != "5" {
 		t.Fatalf("the plug-in started at nice %q, not 5", nice)
 	}
-	pid := 0
-	for _, p := range f.host.Processes() {
-		if p.Running {
-			pid = p.PID
-		}
-	}
+	pid := f.runningPID()
 	if pid == 0 {
 		t.Fatal("no plug-in process is running")
 	}
@@ -67,12 +62,10 @@ func TestPluginLimits(t *testing.T) {
 	}
 }
 
-// niceOf is the nice value in a /proc stat line: after the command's name
-// in parentheses, the 17th field.
+// niceOf is the nice value in a /proc stat line.
 func niceOf(stat string) string {
-	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
-	if len(fields) < 17 {
-		return "?"
+	if fields := statFields(stat); len(fields) >= 17 {
+		return fields[16]
 	}
-	return fields[16]
+	return "?"
 }

@@ -72,6 +72,16 @@ func newFixture(t testing.TB, d store.Dialect, opts pluginhost.Options) *fixture
 	return f
 }
 
+// runningPID is the process id of a running plug-in process; 0: none runs.
+func (f *fixture) runningPID() int {
+	for _, p := range f.host.Processes() {
+		if p.Running {
+			return p.PID
+		}
+	}
+	return 0
+}
+
 // install writes a binary into the plug-in directory and registers it.
 func (f *fixture) install(t testing.TB, name, version string, bin []byte) pluginhost.Entry {
 	t.Helper()

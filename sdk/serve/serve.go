@@ -53,13 +53,17 @@ func DialOptions() []grpc.DialOption {
 	}
 }
 
+// GCPercent is a plug-in's GOGC when its environment sets none (the host
+// sets it; pluginhost takes its default from here).
+const GCPercent = 400
+
 func run(kind string, p plugin.Plugin) {
 	go exitWithParent(os.Getppid())
 	// A plug-in's heap is mostly one batch that turns to garbage at once:
 	// collecting less often spends less of the region's CPU on it. The
 	// soft limit keeps the heap well under the host's address-space cap.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
