@@ -166,17 +166,19 @@ func Plugin(ctx context.Context, o PluginOptions, out io.Writer) (string, error)
 		us(single.p50), us(single.p99), ms(batch.p50), ms(batch.p99), ms(decideBatch.p50), ms(decideBatch.p99))
 
 	// Region 02's batches alone and while region 03's plug-in hangs (and
-	// is killed at its deadline, over and over), alternately. A p99 of a
-	// few hundred calls moves with whatever else the machine does, so the
-	// ratio is of the medians of isolationRounds windows of each.
+	// is killed at its deadline, over and over), in alternate windows so
+	// that both see the same phases of the machine. The p99 of each is
+	// over all its windows' calls: a window's own p99, its few slowest
+	// calls, moves with whatever else the machine does more than with
+	// the hang.
 	hung, err := host.Measure(in("03"), "fault", "1.0.0")
 	if err != nil {
 		return "", err
 	}
 	killed := make(chan time.Duration, 1)
-	var alone, during []time.Duration
+	var alone, during latencies
 	for range isolationRounds {
-		a, err := timeCalls(ctx, ev, cases, o.Calls/4)
+		a, err := callLatencies(ctx, ev, cases, o.Calls/4, nil)
 		if err != nil {
 			return "", err
 		}
@@ -184,7 +186,7 @@ func Plugin(ctx context.Context, o PluginOptions, out io.Writer) (string, error)
 		if err != nil {
 			return "", err
 		}
-		alone, during = append(alone, a.p99), append(during, d.p99)
+		alone, during = append(alone, a...), append(during, d...)
 	}
 	var killedAfter time.Duration
 	select {
@@ -192,9 +194,10 @@ func Plugin(ctx context.Context, o PluginOptions, out io.Writer) (string, error)
 	default:
 		return "", errors.New("the hung plug-in was not killed while region 02 was measured")
 	}
-	isolation := float64(median(during)) / float64(median(alone))
-	printf(out, "isolation: region 02's 1,000-case p99 %.2f ms alone, %.2f ms while region 03's plug-in hangs (medians of %d windows each; killed after %s, deadline %s)\n",
-		ms(median(alone)), ms(median(during)), isolationRounds, killedAfter.Round(time.Millisecond), benchCallTimeout)
+	sa, sd := summarize(alone), summarize(during)
+	isolation := float64(sd.p99) / float64(sa.p99)
+	printf(out, "isolation: region 02's 1,000-case p99 %.2f ms alone (%d calls), %.2f ms while region 03's plug-in hangs (%d calls, %d windows each; killed after %s, deadline %s)\n",
+		ms(sa.p99), sa.n, ms(sd.p99), sd.n, isolationRounds, killedAfter.Round(time.Millisecond), benchCallTimeout)
 
 	l := line{{"name", "plugin"}, {"db", string(r.s.dialect)}, {"persons", fmt.Sprint(persons)}, {"eligible", fmt.Sprint(len(pluginSet))},
 		{"rounds", fmt.Sprint(o.Rounds)}, {"cel_s", num(cel.Seconds())}, {"plugin_s", num(plug.Seconds())},
@@ -241,13 +244,13 @@ func (d decider) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.
 
 // isolationRounds is how many windows of region 02's calls are timed
 // alone and while region 03's plug-in hangs.
-const isolationRounds = 3
+const isolationRounds = 8
 
 // whileHanging times calls of ev while another goroutine calls the
 // hanging plug-in again and again, each call killed at its deadline: at
 // least n calls, and on until a kill has happened among them. The first
 // hung call's duration goes to killed.
-func whileHanging(ctx context.Context, hung, ev measure.Evaluator, cases []measure.Case, n int, killed chan<- time.Duration) (summary, error) {
+func whileHanging(ctx context.Context, hung, ev measure.Evaluator, cases []measure.Case, n int, killed chan<- time.Duration) (latencies, error) {
 	hctx, stop := context.WithCancel(ctx)
 	var kills atomic.Int64
 	done := make(chan error, 1)
@@ -271,9 +274,9 @@ func whileHanging(ctx context.Context, hung, ev measure.Evaluator, cases []measu
 		}
 		done <- nil
 	}()
-	s, err := timeCallsUntil(ctx, ev, cases, n, func() bool { return kills.Load() > 0 })
+	l, err := callLatencies(ctx, ev, cases, n, func() bool { return kills.Load() > 0 })
 	stop()
-	return s, errors.Join(err, <-done)
+	return l, errors.Join(err, <-done)
 }
 
 // timeCalls evaluates the cases n times, one call after another (the
@@ -282,14 +285,15 @@ func whileHanging(ctx context.Context, hung, ev measure.Evaluator, cases []measu
 // benchmark: the simulations leave a heap of it, and its collection would
 // otherwise run during the calls and be counted as theirs.
 func timeCalls(ctx context.Context, ev measure.Evaluator, cases []measure.Case, n int) (summary, error) {
-	return timeCallsUntil(ctx, ev, cases, n, nil)
+	l, err := callLatencies(ctx, ev, cases, n, nil)
+	return summarize(l), err
 }
 
-// timeCallsUntil is timeCalls going on past n calls until done (nil: at
-// n).
-func timeCallsUntil(ctx context.Context, ev measure.Evaluator, cases []measure.Case, n int, done func() bool) (summary, error) {
+// callLatencies is timeCalls' latencies, going on past n calls until
+// done (nil: at n).
+func callLatencies(ctx context.Context, ev measure.Evaluator, cases []measure.Case, n int, done func() bool) (latencies, error) {
 	if _, err := ev.Evaluate(ctx, cases); err != nil {
-		return summary{}, err
+		return nil, err
 	}
 	runtime.GC()
 	var l latencies
@@ -297,12 +301,12 @@ func timeCallsUntil(ctx context.Context, ev measure.Evaluator, cases []measure.C
 		t := time.Now()
 		out, err := ev.Evaluate(ctx, cases)
 		if err != nil {
-			return summary{}, err
+			return nil, err
 		}
 		if len(out) != len(cases) {
-			return summary{}, fmt.Errorf("%d outcomes for %d cases", len(out), len(cases))
+			return nil, fmt.Errorf("%d outcomes for %d cases", len(out), len(cases))
 		}
 		l.add(time.Since(t))
 	}
-	return summarize(l), nil
+	return l, nil
 }
