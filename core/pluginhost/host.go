@@ -125,7 +125,8 @@ type procKey struct {
 }
 
 // New returns a host of the plug-ins in opts.Dir, which must be a
-// directory neither group nor others may write.
+// directory neither group nor others may write. On Linux it makes this
+// process non-dumpable (hideFromPlugins).
 func New(catalog *Catalog, regions Regions, opts Options) (*Host, error) {
 	d := DefaultOptions(opts.Dir)
 	if opts.CallTimeout <= 0 {
@@ -156,6 +157,9 @@ func New(catalog *Catalog, regions Regions, opts Options) (*Host, error) {
 	}
 	if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("plug-in directory %s: must be a directory that neither group nor others may write (mode %s)", dir, fi.Mode().Perm())
+	}
+	if err := hideFromPlugins(); err != nil {
+		return nil, fmt.Errorf("hiding the host's memory and environment from plug-ins: %w", err)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {

@@ -2,13 +2,18 @@ package pluginhost_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/socialtreasury/treasury/core/measure/measuretest"
+	"github.com/socialtreasury/treasury/core/pluginhost"
 	"github.com/socialtreasury/treasury/core/store"
 )
 
@@ -68,4 +73,100 @@ func niceOf(stat string) string {
 		return fields[16]
 	}
 	return "?"
+}
+
+// A plug-in runs as the host's user, yet cannot read the host's
+// environment (its database URL) through /proc once the host runs. The
+// host is this test binary run again, by a user without privileges (as
+// root every /proc file is readable, whatever the host does), and the
+// plug-in is that host's child of the same user. Without the host, the same
+// child reads the URL: the probe can see what it looks for.
+func TestHostHiddenFromPlugins(t *testing.T) {
+	bin := unprivilegedCopy(t)
+	for _, c := range []struct{ mode, want string }{{"bare", "read the secret"}, {"host", "refused"}} {
+		cmd := exec.Command(bin, "-test.run=^TestHiddenHostChild$", "-test.v")
+		cmd.Dir = filepath.Dir(bin)
+		cmd.Env = append(os.Environ(), "PLUGINHOST_HIDDEN="+c.mode, "TREASURY_DATABASE_URL=postgres://app:s3cret@db/treasury")
+		if os.Getuid() == 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", c.mode, err, out)
+		}
+		got := regexp.MustCompile(`(?m)^reader: (.*)$`).FindStringSubmatch(string(out))
+		if got == nil || !strings.HasPrefix(got[1], c.want) {
+			t.Fatalf("%s: the child of the same user: %q, want %q\n%s", c.mode, got, c.want, out)
+		}
+	}
+}
+
+// TestHiddenHostChild is TestHostHiddenFromPlugins's host ("host": a
+// pluginhost.Host runs; "bare": none) and plug-in ("reader").
+func TestHiddenHostChild(t *testing.T) {
+	switch mode := os.Getenv("PLUGINHOST_HIDDEN"); mode {
+	case "":
+		t.Skip("run by TestHostHiddenFromPlugins")
+	case "reader":
+		b, err := os.ReadFile(os.Getenv("PLUGINHOST_READ"))
+		switch {
+		case err != nil:
+			fmt.Println("reader: refused:", err)
+		case strings.Contains(string(b), "s3cret"):
+			fmt.Println("reader: read the secret")
+		default:
+			fmt.Println("reader: read, without the secret")
+		}
+	default:
+		if mode == "host" {
+			dir, err := os.MkdirTemp("", "plugins")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			h, err := pluginhost.New(nil, nil, pluginhost.Options{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+		}
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(self, "-test.run=^TestHiddenHostChild$", "-test.v")
+		cmd.Env = []string{"PLUGINHOST_HIDDEN=reader", fmt.Sprintf("PLUGINHOST_READ=/proc/%d/environ", os.Getpid())}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		os.Stdout.Write(out)
+	}
+}
+
+// unprivilegedCopy is this test binary where a user without privileges may
+// run it.
+func unprivilegedCopy(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "hidden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "pluginhost.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

@@ -41,5 +41,13 @@ func killGroup(pid int) {
 	}
 }
 
+// hideFromPlugins makes the host's process non-dumpable. A plug-in runs as
+// the host's user, and a process of the same user may otherwise read the
+// host's /proc/<pid>/environ (the database URL), mem (keys, personal data)
+// and fd: for a non-dumpable process those are root's. Its children are
+// dumpable again once they exec, so the host still reads theirs. It also
+// means no core dumps of the host, which would hold the same secrets.
+func hideFromPlugins() error { return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0) }
+
 // lowerThisThread gives the calling OS thread the plug-in's priority.
 func lowerThisThread() { _ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), pluginNice) }
