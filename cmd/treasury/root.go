@@ -21,7 +21,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &app.ConfigError{Msg: err.Error()}
 	})
-	root.AddCommand(newServe(), newMigrate(), newBench(), newAudit(), newImport(), newKeys(), newDirectories(), newPlugins(), newVersion())
+	root.AddCommand(newServe(), newMigrate(), newBench(), newAudit(), newImport(), newKeys(), newDirectories(), newPlugins(), newUsers(), newVersion())
 	return root
 }
 
