@@ -40,12 +40,7 @@ var secretsSet = []string{"--set", "database.existingSecret=treasury-database", 
 
 func TestHelmChartDefaults(t *testing.T) {
 	helm := helmBinary(t)
-	lint(t, helm, secretsSet...)
-	objs := render(t, helm, secretsSet...)
-	dep := only[deployment](t, objs, "Deployment")
-	pod := dep.Spec.Template.Spec
-	server := containerNamed(t, pod.Containers, "treasury")
-	serve := checkServer(t, pod, server)
+	objs, dep, server, serve := renderServer(t, helm, secretsSet...)
 	if !slices.Contains(server.Args, "--no-migrate") {
 		t.Errorf("the servers migrate on start although a Job migrates: %q", server.Args)
 	}
@@ -97,13 +92,8 @@ func TestHelmChartDefaults(t *testing.T) {
 
 func TestHelmChartEverything(t *testing.T) {
 	helm := helmBinary(t)
-	values := []string{"-f", filepath.Join(chartDir, "ci", "everything-values.yaml")}
-	lint(t, helm, values...)
-	objs := render(t, helm, values...)
-	dep := only[deployment](t, objs, "Deployment")
+	objs, dep, server, serve := renderServer(t, helm, "-f", filepath.Join(chartDir, "ci", "everything-values.yaml"))
 	pod := dep.Spec.Template.Spec
-	server := containerNamed(t, pod.Containers, "treasury")
-	serve := checkServer(t, pod, server)
 	if count(objs, "Job") != 0 || slices.Contains(server.Args, "--no-migrate") {
 		t.Error("migrations.enabled=false still renders a Job or --no-migrate")
 	}
@@ -168,6 +158,17 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 			t.Errorf("%q: %v, want an error naming %s:\n%s", c.args, err, c.want, out)
 		}
 	}
+}
+
+// renderServer lints and renders the chart with values, and checks its
+// server (checkServer).
+func renderServer(t *testing.T, helm string, values ...string) ([]object, deployment, container, app.Config) {
+	t.Helper()
+	lint(t, helm, values...)
+	objs := render(t, helm, values...)
+	dep := only[deployment](t, objs, "Deployment")
+	server := containerNamed(t, dep.Spec.Template.Spec.Containers, "treasury")
+	return objs, dep, server, checkServer(t, dep.Spec.Template.Spec, server)
 }
 
 // checkServer checks the server container against `treasury serve` and
