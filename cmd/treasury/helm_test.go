@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -107,9 +108,6 @@ func TestHelmChartEverything(t *testing.T) {
 	if dep.Spec.Replicas != nil {
 		t.Errorf("an autoscaled Deployment pins %d replicas", *dep.Spec.Replicas)
 	}
-	if g := dep.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g <= 40 {
-		t.Errorf("grace period %v is not longer than the server's 40 s shutdown", g)
-	}
 
 	// The plug-ins are copied into the server's plug-in directory.
 	plugins := containerNamed(t, pod.InitContainers, "plugins")
@@ -134,6 +132,25 @@ func TestHelmChartEverything(t *testing.T) {
 		if n := count(objs, kind); n != 1 {
 			t.Errorf("%d %s", n, kind)
 		}
+	}
+
+	// The ingress publishes the API's port only; Prometheus scrapes the
+	// metrics port.
+	ing := only[ingress](t, objs, "Ingress")
+	for _, rule := range ing.Spec.Rules {
+		for _, path := range rule.HTTP.Paths {
+			if name := path.Backend.Service.Port.Name; name != "http" {
+				t.Errorf("the ingress routes %s to port %q", path.Path, name)
+			}
+		}
+	}
+	sm := only[serviceMonitor](t, objs, "ServiceMonitor")
+	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Errorf("the ServiceMonitor scrapes %+v", sm.Spec.Endpoints)
+	}
+	svc := only[service](t, objs, "Service")
+	if !slices.Equal(svc.portNames(), []string{"http", "metrics"}) {
+		t.Errorf("the Service's ports: %v", svc.portNames())
 	}
 }
 
@@ -213,16 +230,16 @@ func checkServer(t *testing.T, pod podSpec, c container) app.Config {
 	args := slices.Clone(c.Args[1:])
 	for i, a := range args {
 		if name, file, ok := strings.Cut(a, "="); ok && strings.HasSuffix(name, "-key-file") {
-			args[i] = name + "=" + keyFile(t, root, name, file)
+			args[i] = name + "=" + keyFile(t, root, strings.TrimPrefix(name, "--"), file)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range c.Env {
-		v := e.Value
-		if e.ValueFrom != nil {
-			v = "postgres://treasury_app@db.example.ru:5432/treasury?sslmode=verify-full"
+		v := envValue(e)
+		if strings.HasSuffix(e.Name, "_KEY_FILE") {
+			v = keyFile(t, root, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(e.Name, app.EnvPrefix), "_", "-")), v)
 		}
 		t.Setenv(e.Name, v)
 	}
@@ -242,10 +259,22 @@ func checkServer(t *testing.T, pod podSpec, c container) app.Config {
 		t.Errorf("the data dir %s is not in a writable pod volume", cfg.DataDir)
 	}
 
-	// The probes ask the server's health endpoints on the port it listens on.
+	// Kubernetes kills the pod when its grace period ends: the server's
+	// whole shutdown must fit.
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= cfg.ShutdownDelay+cfg.ShutdownTimeout {
+		t.Errorf("grace period %v s is not longer than the server's shutdown (%s, then %s)", g, cfg.ShutdownDelay, cfg.ShutdownTimeout)
+	}
+	if cfg.ShutdownDelay == 0 {
+		t.Error("the server stops taking requests as soon as it is told to stop, before the Service stops sending them")
+	}
+
+	// The probes ask the server's health endpoints on the port it listens
+	// on; the metrics have a port of their own.
 	_, port, _ := strings.Cut(cfg.Listen, ":")
-	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != port {
-		t.Errorf("ports %+v, listening on %s", c.Ports, cfg.Listen)
+	_, metricsPort, _ := strings.Cut(cfg.MetricsListen, ":")
+	if len(c.Ports) != 2 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != port ||
+		c.Ports[1].Name != "metrics" || c.Ports[1].ContainerPort != metricsPort || metricsPort == port {
+		t.Errorf("ports %+v, listening on %s and %s", c.Ports, cfg.Listen, cfg.MetricsListen)
 	}
 	for name, p := range map[string]*probe{"/healthz": c.LivenessProbe, "/readyz": c.ReadinessProbe} {
 		if p == nil || p.HTTPGet.Path != name || p.HTTPGet.Port != "http" {
@@ -290,8 +319,20 @@ func parseCommand(t *testing.T, c container) *cobra.Command {
 		if cmd.Flags().Lookup(strings.ToLower(strings.ReplaceAll(name, "_", "-"))) == nil {
 			t.Errorf("%s: %s names no flag of %s", c.Name, e.Name, cmd.CommandPath())
 		}
+		t.Setenv(e.Name, envValue(e))
+	}
+	if err := app.BindEnv(cmd.Flags()); err != nil {
+		t.Fatalf("%s: %v", cmd.CommandPath(), err)
 	}
 	return cmd
+}
+
+// envValue is a variable's value, with a stand-in for a Secret's.
+func envValue(e envVar) string {
+	if e.ValueFrom == nil {
+		return e.Value
+	}
+	return "postgres://treasury_app@db.example.ru:5432/treasury?sslmode=verify-full"
 }
 
 // keyFile writes a valid key under root for a key-file flag and returns
@@ -305,7 +346,7 @@ func keyFile(t *testing.T, root, flag, file string) string {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	body := []byte(hex.EncodeToString(key))
-	if flag == "--token-key-file" {
+	if flag == "token-key-file" {
 		der, err := x509.MarshalPKCS8PrivateKey(ed25519.NewKeyFromSeed(key))
 		if err != nil {
 			t.Fatal(err)
@@ -341,6 +382,35 @@ type (
 	service struct {
 		Spec struct {
 			Selector map[string]string `yaml:"selector"`
+			Ports    []struct {
+				Name string `yaml:"name"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+	ingress struct {
+		Spec struct {
+			Rules []struct {
+				HTTP struct {
+					Paths []struct {
+						Path    string `yaml:"path"`
+						Backend struct {
+							Service struct {
+								Port struct {
+									Name string `yaml:"name"`
+								} `yaml:"port"`
+							} `yaml:"service"`
+						} `yaml:"backend"`
+					} `yaml:"paths"`
+				} `yaml:"http"`
+			} `yaml:"rules"`
+		} `yaml:"spec"`
+	}
+	serviceMonitor struct {
+		Spec struct {
+			Endpoints []struct {
+				Port string `yaml:"port"`
+				Path string `yaml:"path"`
+			} `yaml:"endpoints"`
 		} `yaml:"spec"`
 	}
 	podSpec struct {
@@ -405,6 +475,14 @@ type (
 		doc  []byte
 	}
 )
+
+func (s service) portNames() []string {
+	var out []string
+	for _, p := range s.Spec.Ports {
+		out = append(out, p.Name)
+	}
+	return out
+}
 
 // mounted is a file's volume in a container.
 type mounted struct {

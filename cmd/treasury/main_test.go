@@ -248,6 +248,56 @@ func TestSchemaNewerThanBinary(t *testing.T) {
 	})
 }
 
+// A running server stays ready when the next release migrates the schema
+// ahead of it (a rollout: it serves until it is replaced), and is not ready
+// while the schema is behind it.
+func TestReadyThroughARollout(t *testing.T) {
+	t.Parallel()
+	const future = 99999
+	check := func(t *testing.T, url string, exec func(query string, args ...any)) {
+		if code := getJSON(t, url+"/readyz", nil); code != http.StatusOK {
+			t.Fatalf("GET /readyz: %d", code)
+		}
+		exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)", future)
+		if code := getJSON(t, url+"/readyz", nil); code != http.StatusOK {
+			t.Errorf("GET /readyz with the schema ahead: %d, want 200", code)
+		}
+		// The newest two versions undone: behind.
+		exec("DELETE FROM goose_db_version WHERE version_id >= (SELECT MAX(version_id) FROM goose_db_version WHERE version_id < $1)", future)
+		if code := getJSON(t, url+"/readyz", nil); code != http.StatusServiceUnavailable {
+			t.Errorf("GET /readyz with the schema behind: %d, want 503", code)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		s := startServer(t, nil, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
+		db, err := store.Open(context.Background(), store.Options{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		check(t, s.url, func(q string, args ...any) {
+			if _, err := db.SQL.Exec(strings.ReplaceAll(strings.ReplaceAll(q, "$1", "?"), "true", "1"), args...); err != nil {
+				t.Fatal(err)
+			}
+		})
+		s.stop(t)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		env := storetest.Empty(t, store.Postgres)
+		migrateWithAppRole(t, env.OwnerURL, "")
+		s := startServer(t, nil, "serve", "--database-url", env.AppURL, "--listen", "127.0.0.1:0", "--no-migrate")
+		check(t, s.url, func(q string, args ...any) {
+			if _, err := env.Owner.SQL.Exec(q, args...); err != nil {
+				t.Fatal(err)
+			}
+		})
+		s.stop(t)
+	})
+}
+
 // migrateWithAppRole runs `migrate up --app-role` as the owner, retrying
 // when another test process alters the cluster-wide role at the same moment.
 func migrateWithAppRole(t *testing.T, ownerURL, passwordFile string) result {

@@ -38,7 +38,7 @@ func newUsers() *cobra.Command {
 			var b []byte
 			var err error
 			if pwdFile == "-" {
-				b, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<10))
+				b, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<16))
 			} else {
 				b, err = os.ReadFile(pwdFile)
 			}

@@ -53,7 +53,7 @@ func addFederalUser(t *testing.T, flags []string) {
 	}
 	short := filepath.Join(dir, "short")
 	writeFile(t, short, "short\n", 0o600)
-	requireOneLineError(t, add("ops", "--role", "federal_admin", "--password-file", short), 2, "at least 8 characters")
+	requireOneLineError(t, add("ops", "--role", "federal_admin", "--password-file", short), 2, "8 to 1000 characters")
 
 	r := add("ops", "--role", "federal_admin", "--password-file", first, "--display-name", "Федеральный оператор")
 	if r.code != 0 || !strings.Contains(r.stdout, "federal user ops added: federal_admin; status active") {
@@ -71,7 +71,7 @@ func addFederalUser(t *testing.T, flags []string) {
 
 	// Again: the password and the roles are set anew.
 	r = add("ops", "--role", "federal_auditor", "--password-file", second)
-	if r.code != 0 || !strings.Contains(r.stdout, "federal user ops updated (password set anew): federal_auditor") {
+	if r.code != 0 || !strings.Contains(r.stdout, "federal user ops updated (password set anew, its logins ended): federal_auditor") {
 		t.Fatalf("add-federal again: %s", r)
 	}
 	if code, body := revCall(t, http.MethodPost, s.url+"/api/v1/auth/login", "", map[string]string{"username": "ops", "password": "first-password-1"}); code != http.StatusUnauthorized {

@@ -269,7 +269,7 @@ func TestEdgeBehaviour(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.srv.Serve(ctx, ln, time.Second) }()
+	go func() { done <- c.srv.Serve(ctx, ln, api.Shutdown{Grace: time.Second}) }()
 	// The server answers as soon as it reads the declared length; a client
 	// still sending would see a reset, so send only the head.
 	conn, err := net.Dial("tcp", ln.Addr().String())

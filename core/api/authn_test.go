@@ -411,6 +411,40 @@ func TestAuthnDisabledUser(t *testing.T) {
 	})
 }
 
+// A new password ends every login the old one opened: their refresh tokens
+// are refused, while a login with the new password works.
+func TestAuthnPasswordChangeEndsLogins(t *testing.T) {
+	authnDialects(t, func(t *testing.T, d store.Dialect) {
+		p, _ := authnPlatform(t, d, nil)
+		admin := p.Token("tenant_admin", "66")
+		r := apptest.Expect(t, p.Do(admin, http.MethodPost, "/api/v1/tenants/66/users",
+			map[string]any{"username": "clerk-66", "password": "clerk-password-1"}), http.StatusCreated)
+		path := "/api/v1/tenants/66/users/" + field(r.JSON(t), "id")
+		first, second := mustLogin(t, p, "clerk-66", "clerk-password-1"), mustLogin(t, p, "clerk-66", "clerk-password-1")
+		p.User("specialist", "66")
+		other := mustLogin(t, p, "specialist@66", apptest.Password)
+
+		apptest.Expect(t, p.Do(admin, http.MethodPatch, path, map[string]any{"password": "clerk-password-2"},
+			"If-Match", etagOf(t, p, admin, path)), http.StatusOK)
+		want401Refresh(t, p, first.refresh, "of a login with the old password")
+		want401Refresh(t, p, second.refresh, "of another login with the old password")
+		r, _ = loginAPI(t, p, "clerk-66", "clerk-password-1")
+		apptest.Expect(t, r, http.StatusUnauthorized)
+		tp := mustLogin(t, p, "clerk-66", "clerk-password-2")
+		r, next := refreshAPI(t, p, tp.refresh)
+		apptest.Expect(t, r, http.StatusOK)
+		// Another user's logins are untouched.
+		r, _ = refreshAPI(t, p, other.refresh)
+		apptest.Expect(t, r, http.StatusOK)
+
+		// A change without a new password keeps the logins.
+		apptest.Expect(t, p.Do(admin, http.MethodPatch, path, map[string]any{"display_name": "Клерк"},
+			"If-Match", etagOf(t, p, admin, path)), http.StatusOK)
+		r, _ = refreshAPI(t, p, next.refresh)
+		apptest.Expect(t, r, http.StatusOK)
+	})
+}
+
 // testIssuer is an OpenID Connect issuer served by the test: discovery and
 // a JWKS with one RSA key.
 type testIssuer struct {

@@ -25,9 +25,12 @@ func (s *Server) registerHealth() {
 	})
 	register(s, Permission{Public: true}, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz",
-		Summary: "Readiness: the database answers and its schema is current", Tags: []string{"Health"},
+		Summary: "Readiness: the database answers, its schema is not behind, and the server is not shutting down", Tags: []string{"Health"},
 		Errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*healthOut, error) {
+		if s.stopping.Load() {
+			return nil, huma.Error503ServiceUnavailable("not ready: shutting down")
+		}
 		if s.deps.Ready != nil {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()

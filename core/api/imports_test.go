@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/socialtreasury/treasury/core/api"
 	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/app/apptest"
 	"github.com/socialtreasury/treasury/core/registry"
@@ -151,7 +152,7 @@ func TestImportChunkedBodyOverTheLimit(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Server.Serve(ctx, ln, time.Second) }()
+	go func() { done <- p.Server.Serve(ctx, ln, api.Shutdown{Grace: time.Second}) }()
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +57,13 @@ func (m *metrics) middleware(s *Server) fiber.Handler {
 	}
 }
 
+// MetricsHandler serves the metrics in Prometheus's format.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{})
+}
+
 func (s *Server) registerMetrics() {
-	h := promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{})
-	metricsHandler := adaptor.HTTPHandler(h)
+	metricsHandler := adaptor.HTTPHandler(s.MetricsHandler())
 	s.app.Get("/metrics", func(c *fiber.Ctx) error {
 		markRoute(c, "/metrics")
 		return metricsHandler(c)

@@ -219,7 +219,7 @@ func TestDocsRenderOffline(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln, time.Second) }()
+	go func() { served <- srv.Serve(ctx, ln, api.Shutdown{Grace: time.Second}) }()
 	t.Cleanup(func() {
 		stop()
 		select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -59,6 +60,9 @@ type Options struct {
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
+	// MetricsElsewhere: /metrics is not on the API's port; the caller serves
+	// MetricsHandler on a port of its own (one no ingress routes to).
+	MetricsElsewhere bool
 }
 
 // Server is the platform's HTTP server.
@@ -69,6 +73,8 @@ type Server struct {
 	api             huma.API
 	deps            Deps
 	log             *slog.Logger
+	// stopping: the server is about to shut down; /readyz says so.
+	stopping atomic.Bool
 }
 
 // New builds the server and registers every route.
@@ -138,7 +144,9 @@ func New(deps Deps, opts Options) (*Server, error) {
 	s.registerSimulations()
 	s.registerCasework()
 	s.registerDocs()
-	s.registerMetrics()
+	if !opts.MetricsElsewhere {
+		s.registerMetrics()
+	}
 	return s, nil
 }
 
@@ -148,9 +156,20 @@ func (s *Server) App() *fiber.App { return s.app }
 // OpenAPI returns the API's description.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
-// Serve answers on ln until ctx ends, then drains in-flight requests for at
-// most grace.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+// Shutdown is how Serve stops once its context ends.
+type Shutdown struct {
+	// Delay: first, /readyz answers 503 while requests are still served,
+	// for this long: the time a load balancer takes to stop sending new
+	// ones (Kubernetes removes a terminating pod from its Service's
+	// endpoints only after the pod has received SIGTERM).
+	Delay time.Duration
+	// Grace: then the listener closes, and in-flight requests get at most
+	// this to finish.
+	Grace time.Duration
+}
+
+// Serve answers on ln until ctx ends, then stops as sd says.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, sd Shutdown) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(ln) }()
 	select {
@@ -158,7 +177,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return err
 	case <-ctx.Done():
 	}
-	if err := s.app.ShutdownWithTimeout(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if sd.Delay > 0 {
+		s.stopping.Store(true)
+		s.log.Info("shutting down: not ready, still serving", "for", sd.Delay)
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(sd.Delay):
+		}
+	}
+	if err := s.app.ShutdownWithTimeout(sd.Grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return <-errc

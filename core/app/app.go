@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
@@ -189,6 +190,7 @@ func (p *Platform) prepare(ctx context.Context, cfg Config) error {
 	}, api.Options{
 		Version: BuildVersion(), BodyLimit: cfg.BodyLimit, ImportBodyLimit: cfg.ImportBodyLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+		MetricsElsewhere: cfg.MetricsListen != "",
 	})
 	return err
 }
@@ -243,12 +245,20 @@ func signingKey(cfg Config, log *slog.Logger) (ed25519.PrivateKey, error) {
 }
 
 // Ready reports whether the platform can serve: the database answers and
-// its schema is the one this binary expects.
+// its schema is not behind this binary. A schema ahead of it is a rollout
+// under way: the next release migrated before its servers start, and this
+// one keeps serving until it is replaced (migrations add before they take
+// away, so one release runs on the next one's schema). Taking it out of
+// service then would leave no server ready until the first new one is. A
+// server still refuses to start on a schema ahead of it.
 func (p *Platform) Ready(ctx context.Context) error {
 	if err := p.DB.Ping(ctx); err != nil {
 		return errors.New("database unreachable")
 	}
-	return p.migrator.Check(ctx)
+	if err := p.migrator.Check(ctx); err != nil && !errors.Is(err, store.ErrSchemaNewer) {
+		return err
+	}
+	return nil
 }
 
 // startPlugins opens the plug-in catalog and the host of the plug-in
@@ -317,9 +327,23 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return configErrorf("--listen: %v", err)
 	}
+	metricsURL := "http://" + displayAddr(ln.Addr())
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return configErrorf("--metrics-listen: %v", err)
+		}
+		metricsURL = "http://" + displayAddr(mln.Addr())
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", p.Server.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+	}
 	url := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(out, "Social Treasury %s is ready at %s (%s, %s)\n", BuildVersion(), url, p.DB.Dialect, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(out, "  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/readyz\n  Metrics:   %s/metrics\n", url, url, url, url)
+	fmt.Fprintf(out, "  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/readyz\n  Metrics:   %s/metrics\n", url, url, url, metricsURL)
 	if demo != nil {
 		demo.Print(out, url)
 	}
@@ -333,7 +357,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	go func() { p.Audit.Run(actx); close(auditDone) }()
 	defer func() { stopAudit(); <-auditDone }()
 	log.InfoContext(ctx, "listening", "addr", ln.Addr().String(), "dialect", string(p.DB.Dialect), "version", BuildVersion())
-	err = p.Server.Serve(ctx, ln, cfg.ShutdownTimeout)
+	err = p.Server.Serve(ctx, ln, api.Shutdown{Delay: cfg.ShutdownDelay, Grace: cfg.ShutdownTimeout})
 	log.InfoContext(context.Background(), "stopped")
 	return err
 }

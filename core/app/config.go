@@ -52,6 +52,8 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	ShutdownDelay     time.Duration
+	MetricsListen     string
 	BodyLimit         int
 	ImportBodyLimit   int64
 	ImportPoll        time.Duration
@@ -127,6 +129,7 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	c.DatabaseFlags(fs)
 	c.PluginFlags(fs)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "address /metrics is served on instead of the API's (a port no ingress routes to); empty: the API's")
 	fs.BoolVar(&c.Demo, "demo", false, "create the demo regions, users and data (idempotent)")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", false, "do not apply migrations on start; refuse to start if any are pending")
 	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the 32-byte master key for personal data (raw, hex or base64); default: generated into the data dir — replicas need one shared file")
@@ -135,6 +138,7 @@ func (c *Config) ServeFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", 60*time.Second, "longest time to write a response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive connections close after this idle time")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time in-flight requests get to finish after SIGTERM")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, how long the server goes on serving while /readyz says it is not ready, before it stops taking requests: the time a load balancer takes to stop sending them")
 	fs.IntVar(&c.BodyLimit, "body-limit", 1<<20, "largest request body in bytes")
 	fs.Int64Var(&c.ImportBodyLimit, "import-body-limit", 16<<30, "largest registry import file in bytes (streamed, not held in memory)")
 	fs.DurationVar(&c.ImportPoll, "import-poll", 2*time.Second, "how often a replica looks for queued or abandoned imports")
@@ -217,6 +221,13 @@ func (c *Config) Validate() error {
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return configErrorf("--listen: port %q is not a number from 0 to 65535", port)
 	}
+	if c.MetricsListen != "" {
+		if _, mport, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return configErrorf("--metrics-listen: %q is not host:port", c.MetricsListen)
+		} else if p, err := strconv.Atoi(mport); err != nil || p < 0 || p > 65535 {
+			return configErrorf("--metrics-listen: port %q is not a number from 0 to 65535", mport)
+		}
+	}
 	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
 		if _, err := net.LookupHost(host); err != nil {
 			return configErrorf("--listen: host %q does not resolve", host)
@@ -229,6 +240,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			return configErrorf("%s: must be positive, got %s", name, d)
 		}
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		return configErrorf("--shutdown-delay: %s is outside 0..5m", c.ShutdownDelay)
 	}
 	if c.ImportBodyLimit < 1<<10 {
 		return configErrorf("--import-body-limit: %d is below 1 KiB", c.ImportBodyLimit)

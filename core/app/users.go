@@ -18,6 +18,9 @@ import (
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
+// maxPasswordLen is the longest password a login takes.
+const maxPasswordLen = 1000
+
 // FederalUser is what `treasury users add-federal` takes.
 type FederalUser struct {
 	Username, DisplayName, Password string
@@ -38,8 +41,8 @@ func AddFederalUser(ctx context.Context, cfg Config, n FederalUser, out io.Write
 			return configErrorf("--role: %q is not a federal role (%s)", r, strings.Join(access.FederalRoles, ", "))
 		}
 	}
-	if len([]rune(n.Password)) < auth.MinPasswordLen {
-		return configErrorf("--password-file: the password must be at least %d characters", auth.MinPasswordLen)
+	if l := len([]rune(n.Password)); l < auth.MinPasswordLen || l > maxPasswordLen {
+		return configErrorf("--password-file: the password must be %d to %d characters", auth.MinPasswordLen, maxPasswordLen)
 	}
 	db, err := openOperatorDB(ctx, cfg)
 	if err != nil {
@@ -70,11 +73,17 @@ func AddFederalUser(ctx context.Context, cfg Config, n FederalUser, out io.Write
 		return configErrorf("%s is a user of a region, not a federal one", u.Username)
 	case u.Kind != auth.KindHuman:
 		return configErrorf("%s is a service account, which signs in with API keys", u.Username)
+	case u.ExternalSubject != nil:
+		return configErrorf("%s signs in through the OIDC issuer, which gives its roles", u.Username)
 	default:
-		if u, err = users.UpdateUser(ctx, uuid.Nil, u.ID, u.Version, auth.UserChange{Password: &n.Password}); err != nil {
+		change := auth.UserChange{Password: &n.Password}
+		if n.DisplayName != "" {
+			change.DisplayName = &n.DisplayName
+		}
+		if u, err = users.UpdateUser(ctx, uuid.Nil, u.ID, u.Version, change); err != nil {
 			return err
 		}
-		verb = "updated (password set anew)"
+		verb = "updated (password set anew, its logins ended)"
 	}
 	roles := slices.Clone(n.Roles)
 	slices.Sort(roles)

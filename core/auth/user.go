@@ -192,12 +192,23 @@ func (s *Service) UpdateUser(ctx context.Context, tenant, id uuid.UUID, version 
 	if err := v.Err(); err != nil {
 		return u, err
 	}
-	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ? AND version = ?", id, version).Updates(set)
-	if res.Error != nil {
-		return u, res.Error
-	}
-	if res.RowsAffected == 0 {
-		return u, fault.ErrStale
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ? AND version = ?", id, version).Updates(set)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fault.ErrStale
+		}
+		if _, ok := set["password_hash"]; !ok {
+			return nil
+		}
+		// A new password ends the logins the old one opened: whoever learnt
+		// it keeps no refresh token (access tokens expire on their own).
+		return tx.Model(&refreshToken{}).Where("user_id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now()).Error
+	})
+	if err != nil {
+		return u, err
 	}
 	if statusChanged && s.changed != nil {
 		if err := s.changed(ctx); err != nil {

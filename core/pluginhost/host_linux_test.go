@@ -101,6 +101,25 @@ func TestHostHiddenFromPlugins(t *testing.T) {
 	}
 }
 
+// Each plug-in process is non-dumpable too (the SDK makes it so before it
+// serves): one region's plug-in, running as the same user as another's,
+// cannot read the other's configuration or cases through /proc.
+func TestPluginsHiddenFromEachOther(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	file := filepath.Join(t.TempDir(), "dumpable")
+	ev := f.enable(t, "66", "contract", map[string]any{"dumpable_file": file})
+	if _, err := ev.Evaluate(context.Background(), measuretest.Cases(1)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "0" {
+		t.Fatalf("the plug-in process is dumpable: PR_GET_DUMPABLE says %q", b)
+	}
+}
+
 // TestHiddenHostChild is TestHostHiddenFromPlugins's host ("host": a
 // pluginhost.Host runs; "bare": none) and plug-in ("reader").
 func TestHiddenHostChild(t *testing.T) {

@@ -58,6 +58,7 @@ func DialOptions() []grpc.DialOption {
 const GCPercent = 400
 
 func run(kind string, p plugin.Plugin) {
+	hide()
 	go exitWithParent(os.Getppid())
 	// A plug-in's heap is mostly one batch that turns to garbage at once:
 	// collecting less often spends less of the region's CPU on it. The

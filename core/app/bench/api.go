@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/socialtreasury/treasury/core/access"
+	"github.com/socialtreasury/treasury/core/api"
 	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/auth"
 	"github.com/socialtreasury/treasury/core/tenancy"
@@ -86,7 +87,7 @@ func API(ctx context.Context, o APIOptions, out io.Writer) (string, error) {
 	served.Add(1)
 	go func() {
 		defer served.Done()
-		if err := p.Server.Serve(sctx, ln, 5*time.Second); err != nil {
+		if err := p.Server.Serve(sctx, ln, api.Shutdown{Grace: 5 * time.Second}); err != nil {
 			o.Log.Error("bench server stopped", "error", err.Error())
 		}
 	}()

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"gorm.io/gorm"
 
+	"github.com/socialtreasury/treasury/core/api"
 	"github.com/socialtreasury/treasury/core/app"
 	"github.com/socialtreasury/treasury/core/audit"
 	"github.com/socialtreasury/treasury/core/civil"
@@ -162,7 +163,7 @@ func Card(ctx context.Context, o CardOptions, out io.Writer) (string, error) {
 	served.Add(1)
 	go func() {
 		defer served.Done()
-		if err := p.Server.Serve(sctx, ln, 5*time.Second); err != nil {
+		if err := p.Server.Serve(sctx, ln, api.Shutdown{Grace: 5 * time.Second}); err != nil {
 			o.Log.Error("bench server stopped", "error", err.Error())
 		}
 	}()

@@ -37,6 +37,9 @@ type config struct {
 	StatFile string `json:"stat_file"`
 	// Upstream: Evaluate fails as if the system behind it did.
 	Upstream bool `json:"upstream"`
+	// DumpableFile: Evaluate writes here whether the process is dumpable
+	// (Linux's PR_GET_DUMPABLE: "0" or "1"), as the SDK left it.
+	DumpableFile string `json:"dumpable_file"`
 }
 
 type contract struct{ cfg config }
@@ -50,6 +53,9 @@ func (m contract) Evaluate(ctx context.Context, cases []measure.Case) ([]measure
 	if m.cfg.Hang {
 		<-ctx.Done()
 		time.Sleep(time.Hour) // past the deadline: the host must kill it
+	}
+	if m.cfg.DumpableFile != "" {
+		_ = os.WriteFile(m.cfg.DumpableFile, []byte(dumpable()), 0o600)
 	}
 	if m.cfg.Upstream {
 		return nil, sdk.Upstream(errors.New("the regional register is down"))
