@@ -261,8 +261,10 @@ func checkServer(t *testing.T, pod podSpec, c container) app.Config {
 
 	// Kubernetes kills the pod when its grace period ends: the server's
 	// whole shutdown must fit.
-	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= cfg.ShutdownDelay+cfg.ShutdownTimeout {
-		t.Errorf("grace period %v s is not longer than the server's shutdown (%s, then %s)", g, cfg.ShutdownDelay, cfg.ShutdownTimeout)
+	if g := pod.TerminationGracePeriodSeconds; g == nil {
+		t.Error("no grace period")
+	} else if time.Duration(*g)*time.Second <= cfg.ShutdownDelay+cfg.ShutdownTimeout {
+		t.Errorf("grace period %d s is not longer than the server's shutdown (%s, then %s)", *g, cfg.ShutdownDelay, cfg.ShutdownTimeout)
 	}
 	if cfg.ShutdownDelay == 0 {
 		t.Error("the server stops taking requests as soon as it is told to stop, before the Service stops sending them")

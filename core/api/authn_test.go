@@ -387,18 +387,25 @@ func TestAuthnRefreshTokens(t *testing.T) {
 	})
 }
 
+// newClerk has region 66's admin create the user clerk-66 (password
+// clerk-password-1) and returns the admin's token and the user's path.
+func newClerk(t *testing.T, p *apptest.Platform) (admin, path string) {
+	t.Helper()
+	admin = p.Token("tenant_admin", "66")
+	r := apptest.Expect(t, p.Do(admin, http.MethodPost, "/api/v1/tenants/66/users",
+		map[string]any{"username": "clerk-66", "password": "clerk-password-1"}), http.StatusCreated)
+	return admin, "/api/v1/tenants/66/users/" + field(r.JSON(t), "id")
+}
+
 func TestAuthnDisabledUser(t *testing.T) {
 	authnDialects(t, func(t *testing.T, d store.Dialect) {
 		p, _ := authnPlatform(t, d, nil)
-		admin := p.Token("tenant_admin", "66")
-		r := apptest.Expect(t, p.Do(admin, http.MethodPost, "/api/v1/tenants/66/users",
-			map[string]any{"username": "clerk-66", "password": "clerk-password-1"}), http.StatusCreated)
-		path := "/api/v1/tenants/66/users/" + field(r.JSON(t), "id")
+		admin, path := newClerk(t, p)
 		apptest.Expect(t, p.Do(admin, http.MethodPut, path+"/roles", map[string]any{"roles": []string{"specialist"}}), http.StatusOK)
 		tp := mustLogin(t, p, "clerk-66", "clerk-password-1")
 		apptest.Expect(t, p.Do(tp.access, http.MethodGet, "/api/v1/tenants/66/agencies", nil), http.StatusOK)
 
-		r = apptest.Expect(t, p.Do(admin, http.MethodPatch, path, map[string]any{"status": "disabled"},
+		r := apptest.Expect(t, p.Do(admin, http.MethodPatch, path, map[string]any{"status": "disabled"},
 			"If-Match", etagOf(t, p, admin, path)), http.StatusOK)
 		if field(r.JSON(t), "status") != "disabled" {
 			t.Fatalf("PATCH status=disabled: %s", r.Body)
@@ -416,10 +423,7 @@ func TestAuthnDisabledUser(t *testing.T) {
 func TestAuthnPasswordChangeEndsLogins(t *testing.T) {
 	authnDialects(t, func(t *testing.T, d store.Dialect) {
 		p, _ := authnPlatform(t, d, nil)
-		admin := p.Token("tenant_admin", "66")
-		r := apptest.Expect(t, p.Do(admin, http.MethodPost, "/api/v1/tenants/66/users",
-			map[string]any{"username": "clerk-66", "password": "clerk-password-1"}), http.StatusCreated)
-		path := "/api/v1/tenants/66/users/" + field(r.JSON(t), "id")
+		admin, path := newClerk(t, p)
 		first, second := mustLogin(t, p, "clerk-66", "clerk-password-1"), mustLogin(t, p, "clerk-66", "clerk-password-1")
 		p.User("specialist", "66")
 		other := mustLogin(t, p, "specialist@66", apptest.Password)
@@ -428,7 +432,7 @@ func TestAuthnPasswordChangeEndsLogins(t *testing.T) {
 			"If-Match", etagOf(t, p, admin, path)), http.StatusOK)
 		want401Refresh(t, p, first.refresh, "of a login with the old password")
 		want401Refresh(t, p, second.refresh, "of another login with the old password")
-		r, _ = loginAPI(t, p, "clerk-66", "clerk-password-1")
+		r, _ := loginAPI(t, p, "clerk-66", "clerk-password-1")
 		apptest.Expect(t, r, http.StatusUnauthorized)
 		tp := mustLogin(t, p, "clerk-66", "clerk-password-2")
 		r, next := refreshAPI(t, p, tp.refresh)
