@@ -327,7 +327,8 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return configErrorf("--listen: %v", err)
 	}
-	metricsURL := "http://" + displayAddr(ln.Addr())
+	url := "http://" + displayAddr(ln.Addr())
+	metricsURL := url
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -341,7 +342,6 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		go func() { _ = ms.Serve(mln) }()
 		defer ms.Close()
 	}
-	url := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(out, "Social Treasury %s is ready at %s (%s, %s)\n", BuildVersion(), url, p.DB.Dialect, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(out, "  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/readyz\n  Metrics:   %s/metrics\n", url, url, url, metricsURL)
 	if demo != nil {

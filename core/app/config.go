@@ -214,18 +214,13 @@ func (c *Config) Validate() error {
 	if err := c.ValidateDatabase(); err != nil {
 		return err
 	}
-	host, port, err := net.SplitHostPort(c.Listen)
+	host, err := listenHost("--listen", c.Listen)
 	if err != nil {
-		return configErrorf("--listen: %q is not host:port", c.Listen)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return configErrorf("--listen: port %q is not a number from 0 to 65535", port)
+		return err
 	}
 	if c.MetricsListen != "" {
-		if _, mport, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			return configErrorf("--metrics-listen: %q is not host:port", c.MetricsListen)
-		} else if p, err := strconv.Atoi(mport); err != nil || p < 0 || p > 65535 {
-			return configErrorf("--metrics-listen: port %q is not a number from 0 to 65535", mport)
+		if _, err := listenHost("--metrics-listen", c.MetricsListen); err != nil {
+			return err
 		}
 	}
 	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
@@ -302,6 +297,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// listenHost checks that a listening flag's address is host:port with a
+// port number, and returns the host.
+func listenHost(flag, addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", configErrorf("%s: %q is not host:port", flag, addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", configErrorf("%s: port %q is not a number from 0 to 65535", flag, port)
+	}
+	return host, nil
 }
 
 // ReadKeyFile reads a 32-byte key stored raw, as hex, or as base64.

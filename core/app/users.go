@@ -87,9 +87,10 @@ func AddFederalUser(ctx context.Context, cfg Config, n FederalUser, out io.Write
 	}
 	roles := slices.Clone(n.Roles)
 	slices.Sort(roles)
-	if err := authz.SetFederalRoles(ctx, u.ID, slices.Compact(roles)); err != nil {
+	roles = slices.Compact(roles)
+	if err := authz.SetFederalRoles(ctx, u.ID, roles); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "federal user %s %s: %s; status %s\n", u.Username, verb, strings.Join(slices.Compact(roles), ", "), u.Status)
+	fmt.Fprintf(out, "federal user %s %s: %s; status %s\n", u.Username, verb, strings.Join(roles, ", "), u.Status)
 	return nil
 }
