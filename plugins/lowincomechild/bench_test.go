@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/socialtreasury/treasury/sdk/grpcplugin"
 	"github.com/socialtreasury/treasury/sdk/measure"
 	"github.com/socialtreasury/treasury/sdk/sdktest"
 )
@@ -31,8 +35,9 @@ func registryCases() []measure.Case {
 	return out
 }
 
-// BenchmarkEvaluate is the measure's own cost for 1,000 cases, and the
-// same over the protocol in this process (both sides' encoding).
+// BenchmarkEvaluate is the measure's own cost for 1,000 cases, the same
+// over the protocol in this process (both sides' encoding), and through
+// the built binary as the platform runs it (a second process, mutual TLS).
 func BenchmarkEvaluate(b *testing.B) {
 	cases := registryCases()
 	ctx := context.Background()
@@ -62,4 +67,66 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		}
 	})
+	process := sdktest.Start(b, sdktest.Build(b, "."), "measure").(*grpcplugin.MeasureClient)
+	for _, explain := range []bool{true, false} {
+		call := process.Evaluate
+		if !explain {
+			call = process.Decide
+		}
+		b.Run(fmt.Sprint("process/explain=", explain), func(b *testing.B) {
+			if _, err := call(ctx, cases); err != nil {
+				b.Fatal(err)
+			}
+			self, child := cpuTimes()
+			for b.Loop() {
+				if _, err := call(ctx, cases); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if self2, child2 := cpuTimes(); self > 0 {
+				b.ReportMetric(float64(self2-self)/float64(b.N), "host-cpu-ns/op")
+				b.ReportMetric(float64(child2-child)/float64(b.N), "plugin-cpu-ns/op")
+			}
+		})
+	}
+}
+
+// cpuTimes are the CPU time this process and its running children have
+// spent (Linux; 0 elsewhere): a call's time is not the two sides' sum,
+// as they work at once.
+func cpuTimes() (self, children time.Duration) {
+	self = procCPU("self")
+	entries, _ := os.ReadDir("/proc")
+	me := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil || e.Name() == me {
+			continue
+		}
+		if f := statFields(string(stat)); len(f) > 1 && f[1] == me {
+			children += procCPU(e.Name())
+		}
+	}
+	return self, children
+}
+
+func procCPU(pid string) time.Duration {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	f := statFields(string(stat))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// statFields are a /proc stat line's fields after the command's name (in
+// parentheses, which may hold spaces): the state first, the parent's pid
+// second, utime and stime the 12th and 13th.
+func statFields(stat string) []string {
+	return strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 }

@@ -96,15 +96,36 @@ func why(c *measure.Case, i int) measure.Text {
 	}
 }
 
-// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽".
+// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽". It is written
+// for every case whose income is too high, so it makes its text in one
+// buffer.
 func rub(k int64) string {
-	sign := ""
-	if k < 0 {
-		sign, k = "-", -k
+	neg := k < 0
+	u := uint64(k)
+	if neg {
+		u = -u
 	}
-	s := strconv.FormatInt(k/100, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + " " + s[i:]
+	var b [40]byte
+	const sign = " ₽"
+	i := len(b) - len(sign)
+	copy(b[i:], sign)
+	b[i-1], b[i-2], b[i-3] = byte('0'+u%10), byte('0'+u/10%10), ','
+	i -= 3
+	u /= 100
+	for digits := 0; ; digits++ {
+		if digits > 0 && digits%3 == 0 {
+			i--
+			b[i] = ' '
+		}
+		i--
+		b[i] = byte('0' + u%10)
+		if u /= 10; u == 0 {
+			break
+		}
 	}
-	return sign + s + "," + strconv.FormatInt(100+k%100, 10)[1:] + " ₽"
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
 }

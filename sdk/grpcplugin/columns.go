@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
 	"github.com/socialtreasury/treasury/sdk/measure"
@@ -92,14 +93,17 @@ func addText(s *pluginv1.Strings, v string) {
 	s.Ends = append(s.Ends, uint32(len(s.Data)))
 }
 
-// textsFrom unpacks a Strings column: one string for the column, each
-// value a part of it.
+// textsFrom unpacks a Strings column: each value a part of the column's
+// data, which the strings share rather than copy. The column comes from
+// a message just read off the wire, whose bytes protobuf has copied out
+// of gRPC's buffer into an array of their own that nothing writes again;
+// a column built in this process must not be changed after.
 func textsFrom(s *pluginv1.Strings, what string) ([]string, error) {
 	data, ends := s.GetData(), s.GetEnds()
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("column %s is not UTF-8", what)
 	}
-	all := string(data)
+	all := unsafe.String(unsafe.SliceData(data), len(data))
 	out := make([]string, len(ends))
 	prev := uint32(0)
 	for i, e := range ends {
@@ -369,15 +373,11 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 	}
 	var names []string
 	index := map[string]uint32{}
-	// The last text each condition (by its index in names) was explained
-	// by, and the text's index: a text repeated from one case to the next
-	// is sent once.
-	type said struct {
-		text measure.Text
-		at   uint32
-		sent bool
-	}
-	var last []said
+	// The last few texts each condition (by its index in names) was
+	// explained by, and their indices: a text repeated from case to case
+	// is sent once, also when the condition holds for some cases (its
+	// title) and fails for others (a reason of the measure's own).
+	var last []recentTexts
 	for i := range os {
 		x := &os[i]
 		addText(o.CaseId, x.CaseID)
@@ -396,23 +396,54 @@ func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 				at = uint32(len(names))
 				index[c.Name] = at
 				names = append(names, c.Name)
-				last = append(last, said{})
+				last = append(last, recentTexts{})
 				addText(o.ConditionNames, c.Name)
 			}
 			o.Condition = append(o.Condition, at)
 			o.Held = append(o.Held, c.Held)
 			if explain {
-				if l := &last[at]; !l.sent || l.text != c.Explanation {
-					*l = said{text: c.Explanation, at: uint32(len(o.ExplanationRu.Ends)), sent: true}
+				t, ok := last[at].find(c.Explanation)
+				if !ok {
+					t = uint32(len(o.ExplanationRu.Ends))
+					last[at].add(c.Explanation, t)
 					addText(o.ExplanationRu, c.Explanation.RU)
 					addText(o.ExplanationEn, c.Explanation.EN)
 				}
-				o.Explanation = append(o.Explanation, last[at].at)
+				o.Explanation = append(o.Explanation, t)
 			}
 		}
 		o.ConditionsEnd[i] = uint32(len(o.Condition))
 	}
 	return o
+}
+
+// recentTexts are the texts a condition was last explained by, and where
+// each was sent: a few, as a measure explains a condition by its title or
+// by one of a few reasons.
+type recentTexts struct {
+	texts [4]measure.Text
+	at    [4]uint32
+	n     int // how many are kept
+	next  int // the one the next text replaces, once all are kept
+}
+
+func (r *recentTexts) find(t measure.Text) (uint32, bool) {
+	for i := range r.n {
+		if r.texts[i] == t {
+			return r.at[i], true
+		}
+	}
+	return 0, false
+}
+
+func (r *recentTexts) add(t measure.Text, at uint32) {
+	i := r.n
+	if i == len(r.texts) {
+		i, r.next = r.next, (r.next+1)%len(r.texts)
+	} else {
+		r.n++
+	}
+	r.texts[i], r.at[i] = t, at
 }
 
 // outcomesFrom reads the answer to n cases and appends it to dst,

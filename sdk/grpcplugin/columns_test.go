@@ -85,6 +85,42 @@ func TestCasesWrittenOverAnotherBatch(t *testing.T) {
 	}
 }
 
+// A condition explained by its title for some cases and by a reason for
+// others sends each text once; one explained by more texts than are kept
+// still gets its own text every time.
+func TestExplanationsSentOnce(t *testing.T) {
+	title, reason := measure.Text{RU: "выполнено", EN: "holds"}, measure.Text{RU: "не выполнено", EN: "does not hold"}
+	var outs []measure.Outcome
+	for i := range 100 {
+		x := measure.ConditionResult{Name: "x", Held: i%3 != 0, Explanation: title}
+		if !x.Held {
+			x.Explanation = reason
+		}
+		n := fmt.Sprint(i % 7)
+		y := measure.ConditionResult{Name: "y", Explanation: measure.Text{RU: "причина " + n, EN: "reason " + n}}
+		outs = append(outs, measure.Outcome{CaseID: fmt.Sprint(i), Conditions: []measure.ConditionResult{x, y}})
+	}
+	wire := outcomesTo(outs, true)
+	sent := map[string]int{}
+	texts, err := textsFrom(wire.GetExplanationEn(), "explanation_en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range texts {
+		sent[s]++
+	}
+	if sent["holds"] != 1 || sent["does not hold"] != 1 {
+		t.Errorf("the title sent %d times and the reason %d times, want once each", sent["holds"], sent["does not hold"])
+	}
+	got, err := outcomesFrom(nil, wire, len(outs), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, outs) {
+		t.Fatalf("outcomes changed on the way:\n%+v\nwant\n%+v", got, outs)
+	}
+}
+
 func TestOutcomesCrossAsTheyAre(t *testing.T) {
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	outs := []measure.Outcome{

@@ -20,6 +20,7 @@ import (
 	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/grpcplugin"
 	"github.com/socialtreasury/treasury/sdk/measure"
+	"github.com/socialtreasury/treasury/sdk/serve"
 )
 
 // Context is a call's context as the host makes it: for a region, with a
@@ -75,8 +76,9 @@ func Build(t testing.TB, dir string) string {
 }
 
 // Start runs a built plug-in binary the way the platform does — the
-// handshake, mutual TLS, no environment of the host's — and returns the
-// client of its kind. The process is killed when the test ends.
+// handshake, mutual TLS, the platform's gRPC settings, no environment of
+// the host's, one CPU — and returns the client of its kind. The process
+// is killed when the test ends.
 func Start(t testing.TB, binary, kind string) any {
 	t.Helper()
 	return start(t, exec.Command(binary), kind)
@@ -84,6 +86,8 @@ func Start(t testing.TB, binary, kind string) any {
 
 func start(t testing.TB, cmd *exec.Cmd, kind string) any {
 	t.Helper()
+	// The platform's default: a plug-in's Go runtime runs on one CPU.
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  grpcplugin.Handshake,
 		Plugins:          grpcplugin.PluginSet(),
@@ -91,6 +95,7 @@ func start(t testing.TB, cmd *exec.Cmd, kind string) any {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
+		GRPCDialOptions:  serve.DialOptions(),
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
 	})
 	t.Cleanup(c.Kill)
