@@ -74,15 +74,24 @@ func (m *MeasureClient) Decide(ctx context.Context, cases []measure.Case) ([]mea
 	return m.evaluate(ctx, cases, false)
 }
 
-// requests are kept from call to call, for their columns' arrays.
-var requests = sync.Pool{New: func() any { return new(pluginv1.EvaluateRequest) }}
+// casesRequest is an EvaluateRequest whose cases' columns are marshalled
+// by hand (appendCasesField) into its unknown fields. Requests are kept
+// from call to call, for their columns' arrays and their buffer.
+type casesRequest struct {
+	req  pluginv1.EvaluateRequest
+	cols pluginv1.Cases
+	buf  []byte
+}
 
-func request() *pluginv1.EvaluateRequest {
-	req := requests.Get().(*pluginv1.EvaluateRequest)
-	if req.Cases == nil {
-		req.Cases = new(pluginv1.Cases)
-	}
-	return req
+var requests = sync.Pool{New: func() any { return new(casesRequest) }}
+
+// set makes the request carry the cases. It holds no pointer into them
+// once set returns.
+func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicros int64) *pluginv1.EvaluateRequest {
+	r.buf = appendCasesField(r.buf[:0], casesInto(&r.cols, cases))
+	r.req.Explain, r.req.DeadlineUnixMicros = explain, deadlineUnixMicros
+	r.req.ProtoReflect().SetUnknown(r.buf)
+	return &r.req
 }
 
 func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
@@ -93,11 +102,10 @@ func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, expl
 		}
 		m.unary.Store(true)
 	}
-	req := request()
-	req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, cases), explain, 0
-	r, err := m.c.Evaluate(outgoing(ctx), req)
-	// gRPC has marshalled the request before the call returns, and the
-	// request holds no pointer into the cases: the next call may reuse it.
+	req := requests.Get().(*casesRequest)
+	r, err := m.c.Evaluate(outgoing(ctx), req.set(cases, explain, 0))
+	// gRPC has marshalled the request before the call returns: the next
+	// call may reuse it.
 	requests.Put(req)
 	if err != nil {
 		return nil, fromStatus(err)

@@ -101,14 +101,13 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 	part := func(i int) []measure.Case { return cases[i*partCases : min((i+1)*partCases, len(cases))] }
 	sent := make(chan error, 1)
 	send := func() {
-		req := request()
+		req := requests.Get().(*casesRequest)
 		defer requests.Put(req)
 		for i := range parts {
-			req.Cases, req.Explain, req.DeadlineUnixMicros = casesInto(req.Cases, part(i)), explain, deadline
 			// Send has marshalled the request when it returns: the next
 			// part may be written over it. io.EOF: the stream has ended,
 			// and Recv tells why.
-			if err := s.s.Send(req); err != nil {
+			if err := s.s.Send(req.set(part(i), explain, deadline)); err != nil {
 				sent <- err
 				return
 			}
