@@ -95,28 +95,57 @@ func addText(s *pluginv1.Strings, v string) {
 
 // textsFrom unpacks a Strings column: each value a part of the column's
 // data, which the strings share rather than copy. The column comes from
-// a message just read off the wire, whose bytes protobuf has copied out
-// of gRPC's buffer into an array of their own that nothing writes again;
-// a column built in this process must not be changed after.
+// a message just read off the wire, its data an array that nothing
+// writes again (protobuf's copy out of gRPC's buffer, or the received
+// message's own, wire.go); a column built in this process must not be
+// changed after.
 func textsFrom(s *pluginv1.Strings, what string) ([]string, error) {
+	c, err := textColumnFrom(s, what)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, c.len())
+	for i := range out {
+		out[i] = c.at(i)
+	}
+	return out, nil
+}
+
+// textColumn is a checked Strings column read value by value, where its
+// values are copied into cases rather than kept as a list.
+type textColumn struct {
+	all  string
+	ends []uint32
+}
+
+func (c textColumn) len() int { return len(c.ends) }
+
+func (c textColumn) at(i int) string {
+	lo := uint32(0)
+	if i > 0 {
+		lo = c.ends[i-1]
+	}
+	return c.all[lo:c.ends[i]]
+}
+
+// textColumnFrom checks a Strings column as textsFrom does.
+func textColumnFrom(s *pluginv1.Strings, what string) (textColumn, error) {
 	data, ends := s.GetData(), s.GetEnds()
 	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("column %s is not UTF-8", what)
+		return textColumn{}, fmt.Errorf("column %s is not UTF-8", what)
 	}
 	all := unsafe.String(unsafe.SliceData(data), len(data))
-	out := make([]string, len(ends))
 	prev := uint32(0)
 	for i, e := range ends {
 		if e < prev || int(e) > len(all) || (int(e) < len(all) && !utf8.RuneStart(all[e])) {
-			return nil, fmt.Errorf("column %s: value %d ends at byte %d, after %d, of %d", what, i, e, prev, len(all))
+			return textColumn{}, fmt.Errorf("column %s: value %d ends at byte %d, after %d, of %d", what, i, e, prev, len(all))
 		}
-		out[i] = all[prev:e]
 		prev = e
 	}
 	if int(prev) != len(all) {
-		return nil, fmt.Errorf("column %s: its values hold %d of %d bytes", what, prev, len(all))
+		return textColumn{}, fmt.Errorf("column %s: its values hold %d of %d bytes", what, prev, len(all))
 	}
-	return out, nil
+	return textColumn{all: all, ends: ends}, nil
 }
 
 // unpacker unpacks a message's Strings columns, keeping every column's
@@ -125,6 +154,12 @@ type unpacker struct{ errs []error }
 
 func (u *unpacker) texts(s *pluginv1.Strings, name string) []string {
 	v, err := textsFrom(s, name)
+	u.errs = append(u.errs, err)
+	return v
+}
+
+func (u *unpacker) column(s *pluginv1.Strings, name string) textColumn {
+	v, err := textColumnFrom(s, name)
 	u.errs = append(u.errs, err)
 	return v
 }
@@ -270,36 +305,38 @@ func casesInto(c *pluginv1.Cases, cs []measure.Case) *pluginv1.Cases {
 
 // casesFrom reads a batch's columns into cases.
 func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
+	// Lists of texts are parts of a column's list; single values are
+	// read from the column as they are copied into the cases.
 	var u unpacker
-	text := u.texts
-	ids, sex, oktmo, categories := text(c.GetId(), "id"), text(c.GetSex(), "sex"), text(c.GetOktmo(), "oktmo"), text(c.GetCategories(), "categories")
-	relation, memberSex, memberCategories := text(c.GetMemberRelation(), "member_relation"), text(c.GetMemberSex(), "member_sex"),
-		text(c.GetMemberCategories(), "member_categories")
-	assignmentMeasure, assignmentStatus := text(c.GetAssignmentMeasure(), "assignment_measure"), text(c.GetAssignmentStatus(), "assignment_status")
-	applicationKey, applicationValue := text(c.GetApplicationKey(), "application_key"), text(c.GetApplicationValue(), "application_value")
+	text, col := u.texts, u.column
+	categories, memberCategories := text(c.GetCategories(), "categories"), text(c.GetMemberCategories(), "member_categories")
+	ids, sex, oktmo := col(c.GetId(), "id"), col(c.GetSex(), "sex"), col(c.GetOktmo(), "oktmo")
+	relation, memberSex := col(c.GetMemberRelation(), "member_relation"), col(c.GetMemberSex(), "member_sex")
+	assignmentMeasure, assignmentStatus := col(c.GetAssignmentMeasure(), "assignment_measure"), col(c.GetAssignmentStatus(), "assignment_status")
+	applicationKey, applicationValue := col(c.GetApplicationKey(), "application_key"), col(c.GetApplicationValue(), "application_value")
 	if err := u.err(); err != nil {
 		return nil, err
 	}
-	n, m, a := len(ids), len(relation), len(assignmentMeasure)
+	n, m, a := ids.len(), relation.len(), assignmentMeasure.len()
 	if err := errors.Join(
 		sameLength("cases", n, column{"date", len(c.GetDate())}, column{"age", len(c.GetAge())}, column{"age_months", len(c.GetAgeMonths())},
-			column{"sex", len(sex)}, column{"birth_date", len(c.GetBirthDate())}, column{"alive", len(c.GetAlive())},
-			column{"resident", len(c.GetResident())}, column{"oktmo", len(oktmo)}, column{"disability_group", len(c.GetDisabilityGroup())},
+			column{"sex", sex.len()}, column{"birth_date", len(c.GetBirthDate())}, column{"alive", len(c.GetAlive())},
+			column{"resident", len(c.GetResident())}, column{"oktmo", oktmo.len()}, column{"disability_group", len(c.GetDisabilityGroup())},
 			column{"income_kopecks", len(c.GetIncomeKopecks())}, column{"working", len(c.GetWorking())},
 			column{"household_size", len(c.GetHouseholdSize())}, column{"per_capita_income", len(c.GetPerCapitaIncome())},
 			column{"per_capita_income_3m", len(c.GetPerCapitaIncome_3M())}, column{"minimum_per_capita", len(c.GetMinimumPerCapita())},
 			column{"minimum_working_age", len(c.GetMinimumWorkingAge())}, column{"minimum_pensioners", len(c.GetMinimumPensioners())},
 			column{"minimum_children", len(c.GetMinimumChildren())}),
 		sameLength("members", m, column{"member_age", len(c.GetMemberAge())}, column{"member_age_months", len(c.GetMemberAgeMonths())},
-			column{"member_sex", len(memberSex)}, column{"member_birth_date", len(c.GetMemberBirthDate())},
+			column{"member_sex", memberSex.len()}, column{"member_birth_date", len(c.GetMemberBirthDate())},
 			column{"member_disability_group", len(c.GetMemberDisabilityGroup())}),
-		sameLength("assignments", a, column{"assignment_status", len(assignmentStatus)}, column{"assignment_amount", len(c.GetAssignmentAmount())}),
-		sameLength("application fields", len(applicationKey), column{"application_value", len(applicationValue)}),
+		sameLength("assignments", a, column{"assignment_status", assignmentStatus.len()}, column{"assignment_amount", len(c.GetAssignmentAmount())}),
+		sameLength("application fields", applicationKey.len(), column{"application_value", applicationValue.len()}),
 		lists(c.GetCategoriesEnd(), n, len(categories), "categories"),
 		lists(c.GetMembersEnd(), n, m, "members"),
 		lists(c.GetMemberCategoriesEnd(), m, len(memberCategories), "member categories"),
 		lists(c.GetAssignmentsEnd(), n, a, "assignments"),
-		lists(c.GetApplicationEnd(), n, len(applicationKey), "application"),
+		lists(c.GetApplicationEnd(), n, applicationKey.len(), "application"),
 	); err != nil {
 		return nil, err
 	}
@@ -310,21 +347,26 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 			return nil, fmt.Errorf("member %d birth_date: %w", j, err)
 		}
 		lo, hi := span(c.MemberCategoriesEnd, j)
-		members[j] = measure.Member{Relation: relation[j], Age: c.MemberAge[j], AgeMonths: c.MemberAgeMonths[j], Sex: memberSex[j],
+		members[j] = measure.Member{Relation: relation.at(j), Age: c.MemberAge[j], AgeMonths: c.MemberAgeMonths[j], Sex: memberSex.at(j),
 			BirthDate: b, Categories: memberCategories[lo:hi:hi], DisabilityGroup: c.MemberDisabilityGroup[j]}
 	}
 	var assignments []measure.Assignment
 	if a > 0 {
 		assignments = make([]measure.Assignment, a)
 		for j := range assignments {
-			assignments[j] = measure.Assignment{Measure: assignmentMeasure[j], Status: assignmentStatus[j], AmountKopecks: c.AssignmentAmount[j]}
+			assignments[j] = measure.Assignment{Measure: assignmentMeasure.at(j), Status: assignmentStatus.at(j), AmountKopecks: c.AssignmentAmount[j]}
 		}
 	}
 	out := make([]measure.Case, n)
+	// A batch's cases are usually decided on one date.
+	lastDate, d := int32(0), time.Time{}
 	for i := range out {
-		d, err := fromYMD(c.Date[i])
-		if err != nil {
-			return nil, fmt.Errorf("case %d date: %w", i, err)
+		if v := c.Date[i]; v != lastDate {
+			var err error
+			if d, err = fromYMD(v); err != nil {
+				return nil, fmt.Errorf("case %d date: %w", i, err)
+			}
+			lastDate = v
 		}
 		b, err := fromYMD(c.BirthDate[i])
 		if err != nil {
@@ -333,9 +375,9 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 		clo, chi := span(c.CategoriesEnd, i)
 		mlo, mhi := span(c.MembersEnd, i)
 		k := &out[i]
-		*k = measure.Case{ID: ids[i], Date: d,
-			Person: measure.Subject{Age: c.Age[i], AgeMonths: c.AgeMonths[i], Sex: sex[i], BirthDate: b, Alive: c.Alive[i],
-				Resident: c.Resident[i], OKTMO: oktmo[i], Categories: categories[clo:chi:chi], DisabilityGroup: c.DisabilityGroup[i],
+		*k = measure.Case{ID: ids.at(i), Date: d,
+			Person: measure.Subject{Age: c.Age[i], AgeMonths: c.AgeMonths[i], Sex: sex.at(i), BirthDate: b, Alive: c.Alive[i],
+				Resident: c.Resident[i], OKTMO: oktmo.at(i), Categories: categories[clo:chi:chi], DisabilityGroup: c.DisabilityGroup[i],
 				IncomeKopecks: c.IncomeKopecks[i], Working: c.Working[i]},
 			Household: measure.Household{Members: members[mlo:mhi:mhi], Size: c.HouseholdSize[i],
 				PerCapitaKopecks: c.PerCapitaIncome[i], PerCapita3Kopecks: c.PerCapitaIncome_3M[i]},
@@ -348,28 +390,31 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 		if lo, hi := span(c.ApplicationEnd, i); hi > lo {
 			k.Application = make(map[string]string, hi-lo)
 			for j := lo; j < hi; j++ {
-				k.Application[applicationKey[j]] = applicationValue[j]
+				k.Application[applicationKey.at(j)] = applicationValue.at(j)
 			}
 		}
 	}
 	return out, nil
 }
 
-// outcomesTo writes outcomes as columns; without explain, the
-// explanations stay behind.
-func outcomesTo(os []measure.Outcome, explain bool) *pluginv1.Outcomes {
+// outcomesInto writes outcomes as columns into o, reusing its arrays;
+// without explain, the explanations stay behind.
+func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain bool) *pluginv1.Outcomes {
 	n, k, ids, failures := len(os), 0, 0, 0
 	for i := range os {
 		k += len(os[i].Conditions)
 		ids, failures = ids+len(os[i].CaseID), failures+len(os[i].Error)
 	}
-	o := &pluginv1.Outcomes{CaseId: textsFor(nil, n, ids), Eligible: make([]bool, n), AmountKopecks: make([]int64, n),
-		Start: make([]int32, n), End: make([]int32, n), Error: textsFor(nil, n, failures), ConditionsEnd: make([]uint32, n),
-		ConditionNames: &pluginv1.Strings{}, Condition: make([]uint32, 0, k), Held: make([]bool, 0, k)}
+	o.CaseId, o.Error, o.ConditionNames = textsFor(o.CaseId, n, ids), textsFor(o.Error, n, failures), textsFor(o.ConditionNames, 0, 0)
+	o.Eligible, o.AmountKopecks, o.Start, o.End = sized(o.Eligible, n), sized(o.AmountKopecks, n), sized(o.Start, n), sized(o.End, n)
+	o.ConditionsEnd, o.Condition, o.Held = sized(o.ConditionsEnd, n), growing(o.Condition, k), growing(o.Held, k)
 	if explain {
 		// The texts, repeated ones sent once, are far fewer than the
 		// conditions: they grow as they come.
-		o.ExplanationRu, o.ExplanationEn, o.Explanation = &pluginv1.Strings{}, &pluginv1.Strings{}, make([]uint32, 0, k)
+		o.ExplanationRu, o.ExplanationEn = textsFor(o.ExplanationRu, 0, 0), textsFor(o.ExplanationEn, 0, 0)
+		o.Explanation = growing(o.Explanation, k)
+	} else {
+		o.ExplanationRu, o.ExplanationEn, o.Explanation = nil, nil, nil
 	}
 	var names []string
 	index := map[string]uint32{}

@@ -100,7 +100,7 @@ func TestExplanationsSentOnce(t *testing.T) {
 		y := measure.ConditionResult{Name: "y", Explanation: measure.Text{RU: "причина " + n, EN: "reason " + n}}
 		outs = append(outs, measure.Outcome{CaseID: fmt.Sprint(i), Conditions: []measure.ConditionResult{x, y}})
 	}
-	wire := outcomesTo(outs, true)
+	wire := outcomesInto(new(pluginv1.Outcomes), outs, true)
 	sent := map[string]int{}
 	texts, err := textsFrom(wire.GetExplanationEn(), "explanation_en")
 	if err != nil {
@@ -138,7 +138,7 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 			{Name: "y", Explanation: measure.Text{RU: "нет", EN: "no"}}}},
 	}
 	for _, explain := range []bool{true, false} {
-		wire := outcomesTo(outs, explain)
+		wire := outcomesInto(new(pluginv1.Outcomes), outs, explain)
 		if explain && len(wire.GetExplanationRu().GetEnds()) >= len(wire.GetCondition()) {
 			t.Errorf("%d texts sent for %d conditions, some repeated", len(wire.GetExplanationRu().GetEnds()), len(wire.GetCondition()))
 		}
@@ -207,7 +207,7 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"held values too few", "column held has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.Held = nil }},
 		{"an outcome too few", "0 outcomes for 1 cases", func(o *pluginv1.Outcomes) { o.CaseId = nil }},
 	} {
-		o := outcomesTo(good, true)
+		o := outcomesInto(new(pluginv1.Outcomes), good, true)
 		tc.spoil(o)
 		if _, err := outcomesFrom(nil, o, 1, true); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -255,7 +255,7 @@ func FuzzCasesFrom(f *testing.F) {
 
 func FuzzOutcomesFrom(f *testing.F) {
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
-	b, _ := proto.Marshal(outcomesTo([]measure.Outcome{{CaseID: "a", Eligible: true, Start: d,
+	b, _ := proto.Marshal(outcomesInto(new(pluginv1.Outcomes), []measure.Outcome{{CaseID: "a", Eligible: true, Start: d,
 		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true))
 	f.Add(b, 1, true)
 	f.Add([]byte{}, 0, false)

@@ -74,6 +74,23 @@ func (m *MeasureClient) Decide(ctx context.Context, cases []measure.Case) ([]mea
 	return m.evaluate(ctx, cases, false)
 }
 
+// outcomesResponse is an EvaluateResponse whose outcomes' columns are
+// marshalled by hand (appendOutcomesField) into its unknown fields. A
+// stream keeps one from answer to answer, for its columns and buffer.
+type outcomesResponse struct {
+	resp pluginv1.EvaluateResponse
+	cols pluginv1.Outcomes
+	buf  []byte
+}
+
+// set makes the response carry the outcomes. It holds no pointer into
+// them once set returns.
+func (r *outcomesResponse) set(out []measure.Outcome, explain bool) *pluginv1.EvaluateResponse {
+	r.buf = appendOutcomesField(r.buf[:0], outcomesInto(&r.cols, out, explain))
+	r.resp.ProtoReflect().SetUnknown(r.buf)
+	return &r.resp
+}
+
 // casesRequest is an EvaluateRequest whose cases' columns are marshalled
 // by hand (appendCasesField) into its unknown fields. Requests are kept
 // from call to call, for their columns' arrays and their buffer.
@@ -166,23 +183,28 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 }
 
 func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	return s.answer(incoming(ctx), req)
+	out, err := s.answer(incoming(ctx), req.GetCases(), req.GetExplain())
+	if err != nil {
+		return nil, err
+	}
+	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, req.GetExplain())}, nil
 }
 
-// answer is a request's response, on Evaluate and on EvaluateStream alike.
-func (s *measureServer) answer(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	cases, err := casesFrom(req.GetCases())
+// answer is a request's outcomes, on Evaluate and on EvaluateStream alike;
+// its errors are statuses.
+func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain bool) ([]measure.Outcome, error) {
+	cases, err := casesFrom(c)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the host sent a batch against the protocol: %v", err)
 	}
-	out, err := s.impl.Evaluate(measure.WithExplanations(ctx, req.GetExplain()), cases)
+	out, err := s.impl.Evaluate(measure.WithExplanations(ctx, explain), cases)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	if len(out) != len(cases) {
 		return nil, toStatus(fmt.Errorf("the measure gave %d outcomes for %d cases", len(out), len(cases)))
 	}
-	return &pluginv1.EvaluateResponse{Outcomes: outcomesTo(out, req.GetExplain())}, nil
+	return out, nil
 }
 
 func (s *measureServer) ValidateApplication(ctx context.Context, req *pluginv1.ValidateApplicationRequest) (*pluginv1.ValidateApplicationResponse, error) {

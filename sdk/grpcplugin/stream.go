@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
@@ -33,6 +37,7 @@ type evalStream struct {
 	s      grpc.BidiStreamingClient[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]
 	cancel context.CancelFunc
 	tenant string
+	read   *outcomesReader
 }
 
 func (s *evalStream) close() { s.cancel() }
@@ -83,7 +88,7 @@ func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
 		cancel()
 		return nil, err
 	}
-	return &evalStream{s: s, cancel: cancel, tenant: tenant}, nil
+	return &evalStream{s: s, cancel: cancel, tenant: tenant, read: newOutcomesReader()}, nil
 }
 
 // evaluate sends the cases in parts and reads one answer for each, in
@@ -121,15 +126,15 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 	}
 	out = make([]measure.Outcome, 0, len(cases))
 	for got := 0; got < parts && err == nil; got++ {
-		var r *pluginv1.EvaluateResponse
-		r, err = s.s.Recv()
+		var o *pluginv1.Outcomes
+		o, err = s.recv()
 		switch {
 		case errors.Is(err, io.EOF):
 			err = badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
 		case err != nil:
 		default:
 			in, at := part(got), len(out)
-			if out, err = outcomesFrom(out, r.GetOutcomes(), len(in), explain); err != nil {
+			if out, err = outcomesFrom(out, o, len(in), explain); err != nil {
 				err = badAnswer("part %d of %d: %v", got+1, parts, err)
 			} else {
 				err = sameCases(out[at:], in)
@@ -151,28 +156,56 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 	return out, reusable, nil
 }
 
+// recv reads the next answer's outcomes, by hand where it can (wire.go).
+func (s *evalStream) recv() (*pluginv1.Outcomes, error) {
+	var raw emptypb.Empty // its unknown fields must be a fresh array each time
+	if err := s.s.RecvMsg(&raw); err != nil {
+		return nil, err
+	}
+	if o, ok := s.read.response(raw.ProtoReflect().GetUnknown()); ok {
+		return o, nil
+	}
+	var r pluginv1.EvaluateResponse
+	if err := proto.Unmarshal(raw.ProtoReflect().GetUnknown(), &r); err != nil {
+		return nil, badAnswer("%v", err)
+	}
+	return r.GetOutcomes(), nil
+}
+
 // EvaluateStream answers each request in turn until the host closes the
 // stream. An error ends it, as a status the host reads as Evaluate's.
 func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]) error {
 	ctx := incoming(stream.Context())
+	cols, resp := newCasesReader(), new(outcomesResponse)
 	for {
-		req, err := stream.Recv()
+		var raw emptypb.Empty // its unknown fields must be a fresh array each time (wire.go)
+		err := stream.RecvMsg(&raw)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		rctx, cancel := ctx, context.CancelFunc(func() {})
-		if d := req.GetDeadlineUnixMicros(); d != 0 {
-			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(d))
+		c, explain, deadline, ok := cols.request(raw.ProtoReflect().GetUnknown())
+		if !ok {
+			var req pluginv1.EvaluateRequest
+			if err := proto.Unmarshal(raw.ProtoReflect().GetUnknown(), &req); err != nil {
+				return status.Errorf(codes.InvalidArgument, "the host sent a request against the protocol: %v", err)
+			}
+			c, explain, deadline = req.GetCases(), req.GetExplain(), req.GetDeadlineUnixMicros()
 		}
-		r, err := s.answer(rctx, req)
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline != 0 {
+			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(deadline))
+		}
+		out, err := s.answer(rctx, c, explain)
 		cancel()
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(r); err != nil {
+		// Send has marshalled the response when it returns: the next
+		// answer may be written over it.
+		if err := stream.Send(resp.set(out, explain)); err != nil {
 			return err
 		}
 	}

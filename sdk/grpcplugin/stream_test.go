@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
@@ -278,5 +280,60 @@ func TestStreamEndedWithoutAnAnswer(t *testing.T) {
 	var e *sdk.Error
 	if !errors.As(err, &e) || !strings.Contains(e.Message, "the stream ended before the answer") || out != nil {
 		t.Fatalf("%+v, %v", out, err)
+	}
+}
+
+// A request in a form the plug-in's hand reader leaves to protobuf (here
+// a column in two packed runs, which protobuf joins) is answered as any
+// other; so is one in protobuf's own form.
+func TestStreamReadsAnyProtobufForm(t *testing.T) {
+	m, _ := probed(t)
+	cs := aged(30)
+	cols := casesInto(new(pluginv1.Cases), cs)
+	ages := cols.Age
+	cols.Age = nil
+	inner, err := proto.Marshal(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range [][]int64{ages[:10], ages[10:]} {
+		var packed []byte
+		for _, a := range run {
+			packed = protowire.AppendVarint(packed, uint64(a))
+		}
+		inner = protowire.AppendBytes(protowire.AppendTag(inner, 3, protowire.BytesType), packed)
+	}
+	split := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), inner)
+	whole, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: casesInto(new(pluginv1.Cases), cs), Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := newCasesReader().request(split); ok {
+		t.Fatal("the hand reader read a column in two runs: the test no longer reaches protobuf's reading")
+	}
+	s, err := m.c.EvaluateStream(outgoing(sdk.WithTenant(context.Background(), "16")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.CloseSend() }()
+	for name, b := range map[string][]byte{"split": split, "protobuf's": whole} {
+		var req pluginv1.EvaluateRequest
+		req.ProtoReflect().SetUnknown(b)
+		if err := s.Send(&req); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Recv()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := outcomesFrom(nil, r.GetOutcomes(), len(cs), false)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, o := range got {
+			if o.CaseID != cs[i].ID || o.Eligible != (cs[i].Person.Age >= 18) {
+				t.Fatalf("%s: outcome %d is %+v for a case aged %d", name, i, o, cs[i].Person.Age)
+			}
+		}
 	}
 }
