@@ -19,26 +19,29 @@ import (
 // the other's into columns it keeps (casesReader, outcomesReader). A
 // plug-in built with any SDK reads and writes what it always did.
 
-// lengthRoom is the bytes a length is given before the content it
-// measures is written: enough for content under 16 KiB (a column of a
-// part of a batch); longer content is moved along.
-const lengthRoom = 2
+// The bytes a length is given before the content it measures is
+// written: a column of a part of a batch is under 16 KiB, a whole part
+// under 2 MiB. Longer content is moved along.
+const (
+	columnRoom  = 2
+	messageRoom = 3
+)
 
-// beginLen starts a length-delimited field: its tag and room for its
-// length. It returns where the content starts.
-func beginLen(b []byte, num protowire.Number) ([]byte, int) {
+// beginLen starts a length-delimited field: its tag and room bytes for
+// its length. It returns where the content starts.
+func beginLen(b []byte, num protowire.Number, room int) ([]byte, int) {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = append(b, 0, 0)
+	b = append(b, make([]byte, room)...)
 	return b, len(b)
 }
 
 // endLen writes the length of the content from start on into the room
 // beginLen left, moving the content to fit it.
-func endLen(b []byte, start int) []byte {
+func endLen(b []byte, start, room int) []byte {
 	var l [binary.MaxVarintLen64]byte
 	length := protowire.AppendVarint(l[:0], uint64(len(b)-start))
-	at := start - lengthRoom
-	switch shift := len(length) - lengthRoom; {
+	at := start - room
+	switch shift := len(length) - room; {
 	case shift < 0:
 		copy(b[at+len(length):], b[start:])
 		b = b[:len(b)+shift]
@@ -56,7 +59,7 @@ func packed[T int32 | int64 | uint32](b []byte, num protowire.Number, values []T
 	if len(values) == 0 {
 		return b
 	}
-	b, start := beginLen(b, num)
+	b, start := beginLen(b, num, columnRoom)
 	for _, v := range values {
 		if u := uint64(v); u < 0x80 { // most of a batch's values, inline
 			b = append(b, byte(u))
@@ -64,7 +67,7 @@ func packed[T int32 | int64 | uint32](b []byte, num protowire.Number, values []T
 			b = protowire.AppendVarint(b, u)
 		}
 	}
-	return endLen(b, start)
+	return endLen(b, start, columnRoom)
 }
 
 func packedBools(b []byte, num protowire.Number, values []bool) []byte {
@@ -85,18 +88,18 @@ func stringsField(b []byte, num protowire.Number, s *pluginv1.Strings) []byte {
 	if s == nil {
 		return b
 	}
-	b, start := beginLen(b, num)
+	b, start := beginLen(b, num, messageRoom) // a column's text may pass 16 KiB
 	if len(s.Data) > 0 {
 		b = protowire.AppendTag(b, 1, protowire.BytesType)
 		b = protowire.AppendBytes(b, s.Data)
 	}
 	b = packed(b, 2, s.Ends)
-	return endLen(b, start)
+	return endLen(b, start, messageRoom)
 }
 
 // appendOutcomesField appends o as field 1 of an EvaluateResponse.
 func appendOutcomesField(b []byte, o *pluginv1.Outcomes) []byte {
-	b, start := beginLen(b, 1)
+	b, start := beginLen(b, 1, messageRoom)
 	b = stringsField(b, 1, o.CaseId)
 	b = packedBools(b, 2, o.Eligible)
 	b = packed(b, 3, o.AmountKopecks)
@@ -110,12 +113,12 @@ func appendOutcomesField(b []byte, o *pluginv1.Outcomes) []byte {
 	b = stringsField(b, 11, o.ExplanationRu)
 	b = stringsField(b, 12, o.ExplanationEn)
 	b = packed(b, 13, o.Explanation)
-	return endLen(b, start)
+	return endLen(b, start, messageRoom)
 }
 
 // appendCasesField appends c as field 1 of an EvaluateRequest.
 func appendCasesField(b []byte, c *pluginv1.Cases) []byte {
-	b, start := beginLen(b, 1)
+	b, start := beginLen(b, 1, messageRoom)
 	b = stringsField(b, 1, c.Id)
 	b = packed(b, 2, c.Date)
 	b = packed(b, 3, c.Age)
@@ -153,7 +156,7 @@ func appendCasesField(b []byte, c *pluginv1.Cases) []byte {
 	b = packed(b, 35, c.ApplicationEnd)
 	b = stringsField(b, 36, c.ApplicationKey)
 	b = stringsField(b, 37, c.ApplicationValue)
-	return endLen(b, start)
+	return endLen(b, start, messageRoom)
 }
 
 // A message is received whole into an emptypb.Empty, as unknown fields
@@ -174,6 +177,9 @@ type columnReader func(content []byte) bool
 // skipped, as protobuf keeps and the SDK ignores them.
 func readFields(b []byte, columns []columnReader) bool {
 	var seen [64]bool
+	if len(columns) > len(seen) {
+		return false // a message with fields past 63: protobuf's to read
+	}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || !num.IsValid() {

@@ -49,6 +49,9 @@ func TestCasesMarshalledAsProtobufDoes(t *testing.T) {
 	// Columns whose lengths take one byte, three and four.
 	long := benchCases(2)
 	long[0].ID, long[1].Person.OKTMO = strings.Repeat("я", 20_000), strings.Repeat("x", 3<<20)
+	for range 5000 { // a packed column past 16 KiB
+		long[0].Household.Members = append(long[0].Household.Members, measure.Member{BirthDate: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+	}
 	for name, cs := range map[string][]measure.Case{
 		"none": nil, "one": benchCases(1), "bench": benchCases(1000), "mixed": mixedCases(), "negative": negative, "long": long,
 		"empty values": {{}, {ID: "x"}, {Household: measure.Household{Members: []measure.Member{{}}}}},

@@ -26,7 +26,9 @@ type Measure interface {
 	// (or, wrapped with sdk.Upstream, its system's); the host does not
 	// retry it. Only a process that dies under a batch has the batch sent
 	// again, whole, to its restarted process — so Evaluate must decide and
-	// record nothing outside.
+	// record nothing outside. The cases' strings share the buffer the batch
+	// arrived in: a measure that keeps one past the call (a cache keyed by
+	// case ID) should keep a strings.Clone of it, or it keeps the buffer.
 	Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 }
 
