@@ -90,10 +90,10 @@ func stringsField(b []byte, num protowire.Number, s *pluginv1.Strings) []byte {
 	}
 	b, start := beginLen(b, num, messageRoom) // a column's text may pass 16 KiB
 	if len(s.Data) > 0 {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendTag(b, fieldStringsData, protowire.BytesType)
 		b = protowire.AppendBytes(b, s.Data)
 	}
-	b = packed(b, 2, s.Ends)
+	b = packed(b, fieldStringsEnds, s.Ends)
 	return endLen(b, start, messageRoom)
 }
 
@@ -249,6 +249,9 @@ func texts(dst **pluginv1.Strings, b []byte) bool {
 	}
 	s := *dst
 	s.Data, s.Ends = nil, s.Ends[:0]
+	if len(b) == 0 {
+		return true
+	}
 	return readFields(b, []columnReader{
 		fieldStringsData: func(v []byte) bool { s.Data = v[:len(v):len(v)]; return true },
 		fieldStringsEnds: func(v []byte) bool { return varints(&s.Ends, v) },
@@ -293,36 +296,21 @@ func newCasesReader() *casesReader {
 	return r
 }
 
-// reset empties every column: a field the next message leaves out is
-// empty, as protobuf reads it.
-func (r *casesReader) reset() {
-	c := &r.c
-	for _, s := range []*pluginv1.Strings{c.Id, c.Sex, c.Oktmo, c.Categories, c.MemberRelation, c.MemberSex, c.MemberCategories,
-		c.AssignmentMeasure, c.AssignmentStatus, c.ApplicationKey, c.ApplicationValue} {
-		if s != nil {
-			s.Data, s.Ends = nil, s.Ends[:0]
+// emptyColumns empties every column of a table, through the column's own
+// reader: a field the next message leaves out is empty, as protobuf
+// reads it.
+func emptyColumns(columns []columnReader) {
+	for _, read := range columns {
+		if read != nil {
+			read(nil)
 		}
-	}
-	for _, col := range []*[]int64{&c.Age, &c.AgeMonths, &c.DisabilityGroup, &c.IncomeKopecks, &c.HouseholdSize, &c.PerCapitaIncome,
-		&c.PerCapitaIncome_3M, &c.MemberAge, &c.MemberAgeMonths, &c.MemberDisabilityGroup, &c.MinimumPerCapita, &c.MinimumWorkingAge,
-		&c.MinimumPensioners, &c.MinimumChildren, &c.AssignmentAmount} {
-		*col = (*col)[:0]
-	}
-	for _, col := range []*[]int32{&c.Date, &c.BirthDate, &c.MemberBirthDate} {
-		*col = (*col)[:0]
-	}
-	for _, col := range []*[]uint32{&c.CategoriesEnd, &c.MembersEnd, &c.MemberCategoriesEnd, &c.AssignmentsEnd, &c.ApplicationEnd} {
-		*col = (*col)[:0]
-	}
-	for _, col := range []*[]bool{&c.Alive, &c.Resident, &c.Working} {
-		*col = (*col)[:0]
 	}
 }
 
 // request reads an EvaluateRequest received as unknown fields. ok false:
 // the caller reads it with protobuf.
 func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, explain bool, deadlineUnixMicros int64, ok bool) {
-	r.reset()
+	emptyColumns(r.columns)
 	var seenCases bool
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -384,15 +372,7 @@ func newOutcomesReader() *outcomesReader {
 // response reads an EvaluateResponse received as unknown fields. ok
 // false: the caller reads it with protobuf.
 func (r *outcomesReader) response(b []byte) (*pluginv1.Outcomes, bool) {
-	o := &r.o
-	for _, s := range []*pluginv1.Strings{o.CaseId, o.Error, o.ConditionNames, o.ExplanationRu, o.ExplanationEn} {
-		if s != nil {
-			s.Data, s.Ends = nil, s.Ends[:0]
-		}
-	}
-	o.Eligible, o.Held = o.Eligible[:0], o.Held[:0]
-	o.AmountKopecks, o.Start, o.End = o.AmountKopecks[:0], o.Start[:0], o.End[:0]
-	o.ConditionsEnd, o.Condition, o.Explanation = o.ConditionsEnd[:0], o.Condition[:0], o.Explanation[:0]
+	emptyColumns(r.columns)
 	ok := readFields(b, []columnReader{1: func(v []byte) bool { return readFields(v, r.columns) }})
-	return o, ok
+	return &r.o, ok
 }
