@@ -18,9 +18,6 @@ import (
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
 
-// maxPasswordLen is the longest password a login takes.
-const maxPasswordLen = 1000
-
 // FederalUser is what `treasury users add-federal` takes.
 type FederalUser struct {
 	Username, DisplayName, Password string
@@ -41,8 +38,8 @@ func AddFederalUser(ctx context.Context, cfg Config, n FederalUser, out io.Write
 			return configErrorf("--role: %q is not a federal role (%s)", r, strings.Join(access.FederalRoles, ", "))
 		}
 	}
-	if l := len([]rune(n.Password)); l < auth.MinPasswordLen || l > maxPasswordLen {
-		return configErrorf("--password-file: the password must be %d to %d characters", auth.MinPasswordLen, maxPasswordLen)
+	if l := len([]rune(n.Password)); l < auth.MinPasswordLen || l > auth.MaxPasswordLen {
+		return configErrorf("--password-file: the password must be %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen)
 	}
 	db, err := openOperatorDB(ctx, cfg)
 	if err != nil {

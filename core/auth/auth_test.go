@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -273,4 +274,32 @@ func FuzzAuthenticate(f *testing.F) {
 			t.Fatalf("Authenticate(%q): error %v, want ErrUnauthenticated", header, err)
 		}
 	})
+}
+
+// A password is 8 to 1,000 characters, on creation and on change; at the
+// bounds it is taken.
+func TestPasswordLengthBounds(t *testing.T) {
+	h := newAuthHarness(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{
+		{strings.Repeat("я", MinPasswordLen-1), false}, {strings.Repeat("я", MinPasswordLen), true},
+		{strings.Repeat("я", MaxPasswordLen), true}, {strings.Repeat("я", MaxPasswordLen+1), false},
+	} {
+		name := fmt.Sprint("clerk", utf8.RuneCountInString(tc.password), "@66")
+		_, err := h.svc.CreateUser(ctx, NewUser{Username: name, Tenant: h.tenant.ID, Password: tc.password})
+		if (err == nil) != tc.ok {
+			t.Errorf("create with %d characters: %v, want accepted %t", utf8.RuneCountInString(tc.password), err, tc.ok)
+		}
+		cur, err := h.svc.GetUser(ctx, h.tenant.ID, h.user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.UpdateUser(ctx, h.tenant.ID, h.user.ID, cur.Version, UserChange{Password: &tc.password})
+		if (err == nil) != tc.ok {
+			t.Errorf("change to %d characters: %v, want accepted %t", utf8.RuneCountInString(tc.password), err, tc.ok)
+		}
+	}
 }

@@ -62,8 +62,13 @@ type UserChange struct {
 
 var usernameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{2,99}$`)
 
-// MinPasswordLen is the shortest password accepted.
-const MinPasswordLen = 8
+// MinPasswordLen and MaxPasswordLen bound a password, in characters (the
+// API's bodies take at most MaxPasswordLen, a login's too: hashing has a
+// cost that grows with the length).
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1000
+)
 
 // CreateUser registers a user.
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
@@ -83,6 +88,9 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	}
 	if n.Kind == KindHuman && utf8.RuneCountInString(n.Password) < MinPasswordLen {
 		v.Add("password", "must be at least 8 characters", nil)
+	}
+	if utf8.RuneCountInString(n.Password) > MaxPasswordLen {
+		v.Add("password", "must be at most 1000 characters", nil)
 	}
 	if n.Kind == KindService && n.Password != "" {
 		v.Add("password", "a service account authenticates with API keys, not a password", nil)
@@ -179,6 +187,8 @@ func (s *Service) UpdateUser(ctx context.Context, tenant, id uuid.UUID, version 
 			v.Add("password", "a service account has no password", nil)
 		} else if utf8.RuneCountInString(*c.Password) < MinPasswordLen {
 			v.Add("password", "must be at least 8 characters", nil)
+		} else if utf8.RuneCountInString(*c.Password) > MaxPasswordLen {
+			v.Add("password", "must be at most 1000 characters", nil)
 		} else {
 			h, err := hashPassword(*c.Password, s.opts.Argon2)
 			if err != nil {
