@@ -95,7 +95,7 @@ type Options struct {
 // DefaultOptions are the host's defaults for a plug-in directory.
 func DefaultOptions(dir string) Options {
 	return Options{Dir: dir, CallTimeout: 30 * time.Second, StartTimeout: 10 * time.Second, MaxAttempts: 3,
-		MemoryBytes: 4 << 30, CPUs: 1, GCPercent: serve.GCPercent, IdleAfter: 10 * time.Minute, CheckEvery: 15 * time.Second}
+		MemoryBytes: 4 << 30, CPUs: serve.CPUs, GCPercent: serve.GCPercent, IdleAfter: 10 * time.Minute, CheckEvery: 15 * time.Second}
 }
 
 // Regions tells a region's code by its id.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,8 +87,7 @@ func Start(t testing.TB, binary, kind string) any {
 
 func start(t testing.TB, cmd *exec.Cmd, kind string) any {
 	t.Helper()
-	// The platform's default: a plug-in's Go runtime runs on one CPU.
-	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(serve.CPUs)) // the platform's default
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  grpcplugin.Handshake,
 		Plugins:          grpcplugin.PluginSet(),

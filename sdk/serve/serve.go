@@ -53,6 +53,10 @@ func DialOptions() []grpc.DialOption {
 	}
 }
 
+// CPUs is the GOMAXPROCS the platform gives a plug-in by default
+// (pluginhost and sdktest take it from here).
+const CPUs = 1
+
 // GCPercent is a plug-in's GOGC when its environment sets none (the host
 // sets it; pluginhost takes its default from here).
 const GCPercent = 400
