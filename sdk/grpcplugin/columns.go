@@ -496,23 +496,24 @@ func (r *recentTexts) add(t measure.Text, at uint32) {
 // negative amount, a date not in the calendar, a period ending before it
 // starts.
 func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
+	// Columns rather than lists of strings: each value is cut from its
+	// column where it is stored, with no list of a batch's texts between.
 	var u unpacker
-	text := u.texts
-	ids, failures, names := text(o.GetCaseId(), "case_id"), text(o.GetError(), "error"), text(o.GetConditionNames(), "condition_names")
-	var ru, en []string
+	ids, failures, names := u.column(o.GetCaseId(), "case_id"), u.column(o.GetError(), "error"), u.texts(o.GetConditionNames(), "condition_names")
+	var ru, en textColumn
 	if explain {
-		ru, en = text(o.GetExplanationRu(), "explanation_ru"), text(o.GetExplanationEn(), "explanation_en")
+		ru, en = u.column(o.GetExplanationRu(), "explanation_ru"), u.column(o.GetExplanationEn(), "explanation_en")
 	}
 	if err := u.err(); err != nil {
 		return nil, err
 	}
-	if len(ids) != n {
-		return nil, fmt.Errorf("%d outcomes for %d cases", len(ids), n)
+	if ids.len() != n {
+		return nil, fmt.Errorf("%d outcomes for %d cases", ids.len(), n)
 	}
 	k := len(o.GetCondition())
 	if err := errors.Join(
 		sameLength("outcomes", n, column{"eligible", len(o.GetEligible())}, column{"amount_kopecks", len(o.GetAmountKopecks())},
-			column{"start", len(o.GetStart())}, column{"end", len(o.GetEnd())}, column{"error", len(failures)}),
+			column{"start", len(o.GetStart())}, column{"end", len(o.GetEnd())}, column{"error", failures.len()}),
 		sameLength("conditions", k, column{"held", len(o.GetHeld())}),
 		lists(o.GetConditionsEnd(), n, k, "conditions"),
 	); err != nil {
@@ -520,7 +521,7 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 	}
 	if explain {
 		if err := errors.Join(sameLength("conditions", k, column{"explanation", len(o.GetExplanation())}),
-			sameLength("Russian texts", len(ru), column{"explanation_en", len(en)})); err != nil {
+			sameLength("Russian texts", ru.len(), column{"explanation_en", en.len()})); err != nil {
 			return nil, err
 		}
 	}
@@ -534,10 +535,10 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 		all[j] = measure.ConditionResult{Name: names[o.Condition[j]], Held: o.Held[j]}
 		if explain {
 			t := o.Explanation[j]
-			if int(t) >= len(ru) {
-				return nil, fmt.Errorf("condition %d is explained by text %d of %d", j, t, len(ru))
+			if int(t) >= ru.len() {
+				return nil, fmt.Errorf("condition %d is explained by text %d of %d", j, t, ru.len())
 			}
-			all[j].Explanation = measure.Text{RU: ru[t], EN: en[t]}
+			all[j].Explanation = measure.Text{RU: ru.at(int(t)), EN: en.at(int(t))}
 		}
 	}
 	for i := range at {
@@ -556,8 +557,8 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 			return nil, fmt.Errorf("outcome %d: period ends %s before it starts %s", i, end.Format(time.DateOnly), start.Format(time.DateOnly))
 		}
 		lo, hi := span(o.ConditionsEnd, i)
-		at[i] = measure.Outcome{CaseID: ids[i], Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
-			Error: failures[i], Conditions: all[lo:hi:hi]}
+		at[i] = measure.Outcome{CaseID: ids.at(i), Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
+			Error: failures.at(i), Conditions: all[lo:hi:hi]}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // A plug-in connection carries batches of a few hundred KiB each way.
@@ -78,6 +79,18 @@ func (codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if e, ok := v.(*emptypb.Empty); ok {
+		// An Empty is how a batch's stream receives a message whole, as
+		// unknown fields that the hand reader or protobuf then reads
+		// (grpcplugin's wire.go): one copy straight into an array of its
+		// own, which the texts read from it share, rather than a copy into
+		// a pooled buffer and a second one by protobuf. Bytes against the
+		// protocol are refused when they are read.
+		b := make([]byte, data.Len())
+		data.CopyTo(b)
+		e.ProtoReflect().SetUnknown(b)
+		return nil
+	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("a %T is not a protobuf message", v)

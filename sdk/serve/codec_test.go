@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/socialtreasury/treasury/sdk/internal/pluginv1"
 )
@@ -53,6 +54,37 @@ func TestCodecOverDirtyBuffers(t *testing.T) {
 		}
 		data.Free()
 		frames.Free()
+	}
+}
+
+// A stream receives a batch into an Empty: all its bytes, as they came
+// in frames, become its unknown fields, in an array of its own that the
+// frames' buffers going back to the pool (and being written again) do not
+// change.
+func TestCodecReceivesEmptyWhole(t *testing.T) {
+	for _, n := range []int{0, 1, 16 << 10, 16<<10 + 1, 100_000} {
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		var frames mem.BufferSlice
+		for rest := want; len(rest) > 0; {
+			k := min(len(rest), 16<<10)
+			frames = append(frames, mem.Copy(rest[:k], pool))
+			rest = rest[k:]
+		}
+		var got emptypb.Empty
+		if err := (codec{}).Unmarshal(frames, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range frames {
+			d := b.ReadOnlyData()
+			clear(d[:len(d):len(d)])
+		}
+		frames.Free()
+		if u := got.ProtoReflect().GetUnknown(); !bytes.Equal(u, want) {
+			t.Fatalf("%d bytes: %d came back, changed", n, len(u))
+		}
 	}
 }
 

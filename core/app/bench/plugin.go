@@ -146,6 +146,10 @@ func Plugin(ctx context.Context, o PluginOptions, out io.Writer) (string, error)
 	if err != nil {
 		return "", err
 	}
+	stopProfile, err := o.profile(1)
+	if err != nil {
+		return "", err
+	}
 	single, err := timeCalls(ctx, ev, cases[:1], o.Calls)
 	if err != nil {
 		return "", err
@@ -160,6 +164,9 @@ func Plugin(ctx context.Context, o PluginOptions, out io.Writer) (string, error)
 	})}
 	decideBatch, err := timeCalls(ctx, decide, cases, o.Calls/4)
 	if err != nil {
+		return "", err
+	}
+	if err := stopProfile(); err != nil {
 		return "", err
 	}
 	printf(out, "calls: one case p50 %.0f µs p99 %.0f µs; 1,000 cases p50 %.2f ms p99 %.2f ms (explained), p50 %.2f ms p99 %.2f ms (decided only)\n",

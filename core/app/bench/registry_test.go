@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,6 +146,7 @@ func TestPluginSmall(t *testing.T) {
 	o := DefaultPlugin()
 	o.Persons, o.Rounds, o.Calls, o.Source = 2000, 1, 100, "../../.."
 	o.Regions = os.DirFS("../../../tenants")
+	o.CPUProfile = filepath.Join(t.TempDir(), "calls.pprof")
 	var out strings.Builder
 	l, err := Plugin(context.Background(), o, &out)
 	if err != nil {
@@ -153,5 +155,8 @@ func TestPluginSmall(t *testing.T) {
 	f, ok := ParseLine(l)
 	if !ok || f["sets_equal"] != "true" || f["persons"] != "2000" || f["eligible"] == "0" || f["hang_killed_s"] == "" {
 		t.Fatalf("%s\n%s", l, out.String())
+	}
+	if st, err := os.Stat(o.CPUProfile); err != nil || st.Size() == 0 {
+		t.Errorf("--cpuprofile: no profile of the calls written: %v", err)
 	}
 }
