@@ -74,45 +74,36 @@ func (e measureEvaluator) Decide(ctx context.Context, cases []measure.Case) ([]m
 
 func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, 0, len(cases))
+	keep := func(o *sdkmeasure.Outcome) { out = append(out, outcomeFromSDK(o)) }
 	for len(cases) > 0 {
 		n := min(len(cases), MaxBatch)
 		in := cases[:n] // the core's cases are the SDK's
-		var res []sdkmeasure.Outcome
+		start := len(out)
 		err := e.p.call(ctx, "Evaluate", func(ctx context.Context, raw any) error {
-			var err error
-			if explain {
-				res, err = raw.(*grpcplugin.MeasureClient).Evaluate(ctx, in)
-			} else {
-				res, err = raw.(*grpcplugin.MeasureClient).Decide(ctx, in)
-			}
-			return err
+			out = out[:start] // a call sent again to a restarted process starts its batch again
+			return raw.(*grpcplugin.MeasureClient).EvaluateEach(ctx, in, explain, keep)
 		})
 		if err != nil {
 			return nil, err
 		}
-		if len(res) != n {
-			return nil, fmt.Errorf("plug-in %s: %d outcomes for %d cases", e.p.entry.Name, len(res), n)
+		if len(out)-start != n {
+			return nil, fmt.Errorf("plug-in %s: %d outcomes for %d cases", e.p.entry.Name, len(out)-start, n)
 		}
-		out = outcomesFromSDK(out, res)
 		cases = cases[n:]
 	}
 	return out, nil
 }
 
-// outcomesFromSDK appends a batch's outcomes to out. The conditions are
-// the SDK's type, and are kept as they came.
-func outcomesFromSDK(out []measure.Outcome, res []sdkmeasure.Outcome) []measure.Outcome {
-	for i := range res {
-		o := &res[i]
-		x := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
-			Conditions: o.Conditions}
-		if !o.Start.IsZero() {
-			x.Start = civil.Of(o.Start)
-		}
-		if !o.End.IsZero() {
-			x.End = civil.Of(o.End)
-		}
-		out = append(out, x)
+// outcomeFromSDK is an outcome in the core's type. The conditions are the
+// SDK's type, and are kept as they came.
+func outcomeFromSDK(o *sdkmeasure.Outcome) measure.Outcome {
+	x := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
+		Conditions: o.Conditions}
+	if !o.Start.IsZero() {
+		x.Start = civil.Of(o.Start)
 	}
-	return out
+	if !o.End.IsZero() {
+		x.End = civil.Of(o.End)
+	}
+	return x
 }

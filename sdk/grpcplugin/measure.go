@@ -112,10 +112,25 @@ func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicro
 }
 
 func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, 0, len(cases))
+	if err := m.EvaluateEach(ctx, cases, explain, func(o *measure.Outcome) { out = append(out, *o) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EvaluateEach is Evaluate (explain) or Decide handing each outcome, in
+// the cases' order, to keep rather than returning a list of them: a host
+// that keeps outcomes in a type of its own then makes no second copy of
+// a batch's. keep may keep what the outcome holds (its conditions, its
+// texts) but not the outcome itself, whose memory the next one reuses.
+// A call that fails may have handed over some outcomes first; keep is
+// not called once EvaluateEach has returned.
+func (m *MeasureClient) EvaluateEach(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) error {
 	if !m.unary.Load() {
-		out, err := m.evaluateOnStream(ctx, cases, explain)
+		err := m.evaluateOnStream(ctx, cases, explain, keep)
 		if !lacksStream(err) {
-			return out, fromStatus(err)
+			return fromStatus(err)
 		}
 		m.unary.Store(true)
 	}
@@ -125,13 +140,19 @@ func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, expl
 	// call may reuse it.
 	requests.Put(req)
 	if err != nil {
-		return nil, fromStatus(err)
+		return fromStatus(err)
 	}
 	out, err := outcomesFrom(nil, r.GetOutcomes(), len(cases), explain)
 	if err != nil {
-		return nil, badAnswer("%v", err)
+		return badAnswer("%v", err)
 	}
-	return out, sameCases(out, cases)
+	if err := sameCases(out, cases); err != nil {
+		return err
+	}
+	for i := range out {
+		keep(&out[i])
+	}
+	return nil
 }
 
 // lacksStream: the plug-in was built before EvaluateStream. gRPC answers

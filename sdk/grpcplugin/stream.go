@@ -38,24 +38,25 @@ type evalStream struct {
 	cancel context.CancelFunc
 	tenant string
 	read   *outcomesReader
+	part   []measure.Outcome // an answer's outcomes, kept from part to part
 }
 
 func (s *evalStream) close() { s.cancel() }
 
 // evaluateOnStream answers the cases over an idle stream of the
 // context's region, or a new one. Its errors are gRPC's, as they came.
-func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
+func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) error {
 	s, err := m.stream(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, reusable, err := s.evaluate(ctx, cases, explain)
+	reusable, err := s.evaluate(ctx, cases, explain, keep)
 	if ctx.Err() != nil && err != nil {
 		err = ctx.Err()
 	}
 	if !reusable {
 		s.close()
-		return out, err
+		return err
 	}
 	m.mu.Lock()
 	if len(m.idle) < maxIdleStreams {
@@ -65,7 +66,7 @@ func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Ca
 	if s != nil {
 		s.close()
 	}
-	return out, err
+	return err
 }
 
 // stream is an idle stream opened for the context's region, or a new
@@ -92,11 +93,11 @@ func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
 }
 
 // evaluate sends the cases in parts and reads one answer for each, in
-// order. The call's end (its deadline, the caller giving up) ends the
+// order, handing its outcomes to keep. The call's end (its deadline, the caller giving up) ends the
 // stream, so a plug-in that never answers is not waited for past it.
 // reusable: the stream may serve another call (it did not fail and was
 // not ended with the call).
-func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool) (out []measure.Outcome, reusable bool, err error) {
+func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) (reusable bool, err error) {
 	stop := context.AfterFunc(ctx, s.cancel)
 	var deadline int64
 	if d, ok := ctx.Deadline(); ok {
@@ -124,7 +125,6 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 	} else {
 		send() // one message each way: nothing to wait on
 	}
-	out = make([]measure.Outcome, 0, len(cases))
 	for got := 0; got < parts && err == nil; got++ {
 		var o *pluginv1.Outcomes
 		o, err = s.recv()
@@ -133,14 +133,17 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 			err = badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
 		case err != nil:
 		default:
-			in, at := part(got), len(out)
-			if out, err = outcomesFrom(out, o, len(in), explain); err != nil {
+			in := part(got)
+			if s.part, err = outcomesFrom(s.part[:0], o, len(in), explain); err != nil {
 				err = badAnswer("part %d of %d: %v", got+1, parts, err)
-			} else {
-				err = sameCases(out[at:], in)
+			} else if err = sameCases(s.part, in); err == nil {
+				for i := range s.part {
+					keep(&s.part[i])
+				}
 			}
 		}
 	}
+	clear(s.part[:cap(s.part)]) // an idle stream holds no answer's texts
 	if err != nil {
 		s.cancel() // a sender still waiting to write stops
 	}
@@ -149,11 +152,7 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 	}
 	// stop is false when the call's end has cancelled the stream already,
 	// even after the last answer came: such a stream serves no other call.
-	reusable = stop() && err == nil
-	if err != nil {
-		return nil, false, err
-	}
-	return out, reusable, nil
+	return stop() && err == nil, err
 }
 
 // recv reads the next answer's outcomes, by hand where it can (wire.go).

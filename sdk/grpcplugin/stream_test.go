@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +116,41 @@ func TestStreamLargePartsOverSmallWindows(t *testing.T) {
 	out, err := m.Evaluate(ctx, cs)
 	if err != nil || len(out) != len(cs) {
 		t.Fatalf("%d outcomes, %v", len(out), err)
+	}
+}
+
+// EvaluateEach hands each outcome over in order, and what an outcome
+// holds stays the caller's though the outcome's own memory is reused for
+// the next: the kept copies are Evaluate's outcomes. An idle stream then
+// holds nothing of the answers.
+func TestEvaluateEachHandsOverInOrder(t *testing.T) {
+	m, _ := probed(t)
+	cs := aged(partCases*2 + 3)
+	ctx := sdk.WithTenant(context.Background(), "16")
+	var kept []measure.Outcome
+	seen := map[*measure.Outcome]bool{}
+	if err := m.EvaluateEach(ctx, cs, true, func(o *measure.Outcome) {
+		kept = append(kept, *o)
+		seen[o] = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) > partCases {
+		t.Errorf("%d outcomes' memory for parts of %d", len(seen), partCases)
+	}
+	for _, s := range m.idle {
+		for i, o := range s.part[:cap(s.part)] {
+			if o.CaseID != "" || o.Conditions != nil {
+				t.Fatalf("an idle stream holds outcome %d of the last answer: %+v", i, o)
+			}
+		}
+	}
+	want, err := m.Evaluate(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(kept, want) {
+		t.Fatalf("EvaluateEach kept %d outcomes unlike Evaluate's %d", len(kept), len(want))
 	}
 }
 
