@@ -3,6 +3,7 @@ package sdktest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -268,5 +269,24 @@ func wantProtocol(t *testing.T, err error, part string) {
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Upstream || !strings.Contains(e.Message, "against the protocol") || !strings.Contains(e.Message, part) {
 		t.Errorf("error %v, want the plug-in's answer against the protocol with %q", err, part)
+	}
+}
+
+// In this process a plug-in is served with the platform's gRPC settings:
+// a request past gRPC's default 4 MiB message limit, which the platform
+// carries, crosses here too.
+func TestInProcessCarriesWhatThePlatformCarries(t *testing.T) {
+	const n = 500_000
+	persons := make([]connector.PersonRef, n)
+	for i := range persons {
+		persons[i] = connector.PersonRef{SNILS: fmt.Sprintf("%011d", i)}
+	}
+	facts := []connector.PersonFacts{{SNILS: persons[n-1].SNILS, Source: "large families register"}}
+	got, err := sdktest.DataSource(t, &fakeDataSource{out: facts}).Facts(sdktest.Context(t, "16"), persons, day(2026, 6, 15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, facts) {
+		t.Fatalf("%d persons asked about, %+v came back", n, got)
 	}
 }

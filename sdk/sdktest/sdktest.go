@@ -8,6 +8,7 @@ package sdktest
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socialtreasury/treasury/sdk"
 	"github.com/socialtreasury/treasury/sdk/grpcplugin"
@@ -46,16 +49,35 @@ func InProcess(t testing.TB, kind string, p plugin.Plugin) any {
 	return dispense(t, kind, p)
 }
 
+// dispense serves p on a loopback connection with the platform's gRPC
+// settings (its codec, windows and message limits), so that a batch the
+// platform would carry crosses here too, and one it would refuse is
+// refused here.
 func dispense(t testing.TB, kind string, p plugin.Plugin) any {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{kind: p})
-	t.Cleanup(func() {
-		// The server first: closing the client asks the plug-in's side to
-		// stop its server too, and two stops race.
+	gp, ok := p.(plugin.GRPCPlugin)
+	if !ok {
+		t.Fatalf("sdktest: %T is not a gRPC plug-in", p)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	server := grpc.NewServer(serve.ServerOptions()...)
+	if err := gp.GRPCServer(nil, server); err != nil {
+		t.Fatalf("sdktest: serve %s: %v", kind, err)
+	}
+	go func() { _ = server.Serve(l) }()
+	conn, err := grpc.NewClient(l.Addr().String(), append(serve.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
 		server.Stop()
-		_ = client.Close()
+		t.Fatalf("sdktest: dial %s: %v", kind, err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		server.Stop()
 	})
-	raw, err := client.Dispense(kind)
+	raw, err := gp.GRPCClient(context.Background(), nil, conn)
 	if err != nil {
 		t.Fatalf("sdktest: dispense %s: %v", kind, err)
 	}
