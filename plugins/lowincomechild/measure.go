@@ -74,58 +74,79 @@ func decide(c *measure.Case, results []measure.ConditionResult, explain bool) me
 	return o
 }
 
-// why is the reason condition i did not hold.
+// why is the reason condition i did not hold. A reason with a figure of
+// the case in it is written for every case that fails the condition, so
+// its two texts are made in one buffer and share one string.
 func why(c *measure.Case, i int) measure.Text {
+	var b [320]byte
 	switch i {
 	case 0:
-		return measure.Text{RU: "адрес регистрации (ОКТМО " + c.Person.OKTMO + ") не в Свердловской области",
-			EN: "the registered address (OKTMO " + c.Person.OKTMO + ") is not in the Sverdlovsk region"}
+		ru := append(append(append(b[:0], "адрес регистрации (ОКТМО "...), c.Person.OKTMO...), ") не в Свердловской области"...)
+		return pair(ru, "the registered address (OKTMO ", c.Person.OKTMO, ") is not in the Sverdlovsk region")
 	case 1:
-		age := strconv.FormatInt(c.Person.Age, 10)
-		return measure.Text{RU: "возраст " + age + " лет, нужно 18 или больше", EN: "age " + age + ", 18 or more is required"}
+		ru := append(strconv.AppendInt(append(b[:0], "возраст "...), c.Person.Age, 10), " лет, нужно 18 или больше"...)
+		n := len(ru)
+		both := append(strconv.AppendInt(append(ru, "age "...), c.Person.Age, 10), ", 18 or more is required"...)
+		return split(both, n)
 	case 2:
 		return measure.Text{RU: "в семье нет ребёнка младше трёх лет", EN: "no child under three in the household"}
 	case 3:
 		return measure.Text{RU: "семья не признана малоимущей", EN: "the family is not recognised as low-income"}
 	case 4:
-		income, minimum := rub(c.Household.PerCapitaKopecks), rub(c.Minimum.PerCapita)
-		return measure.Text{RU: "доход на человека " + income + " не ниже прожиточного минимума " + minimum,
-			EN: "per-capita income " + income + " is not below the subsistence minimum " + minimum}
+		ru := appendRub(append(b[:0], "доход на человека "...), c.Household.PerCapitaKopecks)
+		ru = appendRub(append(ru, " не ниже прожиточного минимума "...), c.Minimum.PerCapita)
+		n := len(ru)
+		both := appendRub(append(ru, "per-capita income "...), c.Household.PerCapitaKopecks)
+		both = appendRub(append(both, " is not below the subsistence minimum "...), c.Minimum.PerCapita)
+		return split(both, n)
 	default:
 		return measure.Text{RU: "выплата уже назначена", EN: "the allowance is already assigned"}
 	}
 }
 
-// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽". It is written
-// for every case whose income is too high, so it makes its text in one
-// buffer.
-func rub(k int64) string {
+// pair is ru and the English text en1+v+en2 as one string.
+func pair(ru []byte, en1, v, en2 string) measure.Text {
+	n := len(ru)
+	return split(append(append(append(ru, en1...), v...), en2...), n)
+}
+
+// split makes one string of both texts, the Russian one its first n bytes.
+func split(both []byte, n int) measure.Text {
+	s := string(both)
+	return measure.Text{RU: s[:n], EN: s[n:]}
+}
+
+// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽".
+func rub(k int64) string { return string(appendRub(nil, k)) }
+
+// appendRub appends kopecks written as roubles to b.
+func appendRub(b []byte, k int64) []byte {
 	neg := k < 0
 	u := uint64(k)
 	if neg {
 		u = -u
 	}
-	var b [40]byte
+	var d [40]byte
 	const sign = " ₽"
-	i := len(b) - len(sign)
-	copy(b[i:], sign)
-	b[i-1], b[i-2], b[i-3] = byte('0'+u%10), byte('0'+u/10%10), ','
+	i := len(d) - len(sign)
+	copy(d[i:], sign)
+	d[i-1], d[i-2], d[i-3] = byte('0'+u%10), byte('0'+u/10%10), ','
 	i -= 3
 	u /= 100
 	for digits := 0; ; digits++ {
 		if digits > 0 && digits%3 == 0 {
 			i--
-			b[i] = ' '
+			d[i] = ' '
 		}
 		i--
-		b[i] = byte('0' + u%10)
+		d[i] = byte('0' + u%10)
 		if u /= 10; u == 0 {
 			break
 		}
 	}
 	if neg {
 		i--
-		b[i] = '-'
+		d[i] = '-'
 	}
-	return string(b[i:])
+	return append(b, d[i:]...)
 }
