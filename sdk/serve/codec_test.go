@@ -37,14 +37,7 @@ func TestCodecOverDirtyBuffers(t *testing.T) {
 		if data.Len() != proto.Size(want) {
 			t.Fatalf("%d cases: %d bytes marshalled, the message has %d", n, data.Len(), proto.Size(want))
 		}
-		// As gRPC delivers it: in frames of at most 16 KiB.
-		var frames mem.BufferSlice
-		whole := data.Materialize()
-		for len(whole) > 0 {
-			k := min(len(whole), 16<<10)
-			frames = append(frames, mem.Copy(whole[:k], pool))
-			whole = whole[k:]
-		}
+		frames := framed(data.Materialize())
 		var got pluginv1.EvaluateRequest
 		if err := (codec{}).Unmarshal(frames, &got); err != nil {
 			t.Fatal(err)
@@ -57,6 +50,18 @@ func TestCodecOverDirtyBuffers(t *testing.T) {
 	}
 }
 
+// framed is a message as gRPC delivers it: in frames of at most 16 KiB,
+// each in a buffer of the pool.
+func framed(b []byte) mem.BufferSlice {
+	var frames mem.BufferSlice
+	for len(b) > 0 {
+		k := min(len(b), 16<<10)
+		frames = append(frames, mem.Copy(b[:k], pool))
+		b = b[k:]
+	}
+	return frames
+}
+
 // A stream receives a batch into an Empty: all its bytes, as they came
 // in frames, become its unknown fields, in an array of its own that the
 // frames' buffers going back to the pool (and being written again) do not
@@ -67,12 +72,7 @@ func TestCodecReceivesEmptyWhole(t *testing.T) {
 		for i := range want {
 			want[i] = byte(i * 7)
 		}
-		var frames mem.BufferSlice
-		for rest := want; len(rest) > 0; {
-			k := min(len(rest), 16<<10)
-			frames = append(frames, mem.Copy(rest[:k], pool))
-			rest = rest[k:]
-		}
+		frames := framed(want)
 		var got emptypb.Empty
 		if err := (codec{}).Unmarshal(frames, &got); err != nil {
 			t.Fatal(err)
