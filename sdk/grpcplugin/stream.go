@@ -93,10 +93,10 @@ func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
 }
 
 // evaluate sends the cases in parts and reads one answer for each, in
-// order, handing its outcomes to keep. The call's end (its deadline, the caller giving up) ends the
-// stream, so a plug-in that never answers is not waited for past it.
-// reusable: the stream may serve another call (it did not fail and was
-// not ended with the call).
+// order, handing its outcomes to keep. The call's end (its deadline, the
+// caller giving up) ends the stream, so a plug-in that never answers is
+// not waited for past it. reusable: the stream may serve another call (it
+// did not fail and was not ended with the call).
 func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) (reusable bool, err error) {
 	stop := context.AfterFunc(ctx, s.cancel)
 	var deadline int64
