@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -275,8 +276,8 @@ func (c *Config) Validate() error {
 	if c.DemoPersons < 0 || c.DemoPersons > 1_000_000 {
 		return configErrorf("--demo-persons: %d is outside 0..1000000", c.DemoPersons)
 	}
-	if c.DemoPassword != "" && len(c.DemoPassword) < 8 {
-		return configErrorf("--demo-password: must be at least 8 characters")
+	if l := utf8.RuneCountInString(c.DemoPassword); c.DemoPassword != "" && (l < auth.MinPasswordLen || l > auth.MaxPasswordLen) {
+		return configErrorf("--demo-password: the password must be %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen)
 	}
 	if c.TokenKeyFile != "" {
 		if _, err := auth.LoadSigningKey(c.TokenKeyFile); err != nil {

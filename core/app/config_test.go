@@ -39,3 +39,27 @@ func TestPluginFlags(t *testing.T) {
 		t.Fatalf("the plug-in flags' defaults are not the host's: %+v", c)
 	}
 }
+
+// The demo users' password has the bounds of any password, in characters.
+func TestDemoPasswordBounds(t *testing.T) {
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{
+		{"", true},                      // one is generated
+		{strings.Repeat("я", 7), false}, // 14 bytes, 7 characters
+		{strings.Repeat("я", 8), true},
+		{strings.Repeat("я", 1000), true},
+		{strings.Repeat("я", 1001), false},
+	} {
+		var c Config
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		c.ServeFlags(fs)
+		if err := fs.Parse([]string{"--demo-password", tc.password}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%d characters: %v, want accepted %t", len([]rune(tc.password)), err, tc.ok)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -70,6 +71,12 @@ const (
 	MaxPasswordLen = 1000
 )
 
+// What is wrong with a password's length, as creation and change say it.
+var (
+	passwordTooShort = fmt.Sprintf("must be at least %d characters", MinPasswordLen)
+	passwordTooLong  = fmt.Sprintf("must be at most %d characters", MaxPasswordLen)
+)
+
 // CreateUser registers a user.
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	n.Username = strings.ToLower(strings.TrimSpace(n.Username))
@@ -87,10 +94,10 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 		v.Add("kind", "must be human or service", n.Kind)
 	}
 	if n.Kind == KindHuman && utf8.RuneCountInString(n.Password) < MinPasswordLen {
-		v.Add("password", "must be at least 8 characters", nil)
+		v.Add("password", passwordTooShort, nil)
 	}
 	if utf8.RuneCountInString(n.Password) > MaxPasswordLen {
-		v.Add("password", "must be at most 1000 characters", nil)
+		v.Add("password", passwordTooLong, nil)
 	}
 	if n.Kind == KindService && n.Password != "" {
 		v.Add("password", "a service account authenticates with API keys, not a password", nil)
@@ -186,9 +193,9 @@ func (s *Service) UpdateUser(ctx context.Context, tenant, id uuid.UUID, version 
 		if u.Kind == KindService {
 			v.Add("password", "a service account has no password", nil)
 		} else if utf8.RuneCountInString(*c.Password) < MinPasswordLen {
-			v.Add("password", "must be at least 8 characters", nil)
+			v.Add("password", passwordTooShort, nil)
 		} else if utf8.RuneCountInString(*c.Password) > MaxPasswordLen {
-			v.Add("password", "must be at most 1000 characters", nil)
+			v.Add("password", passwordTooLong, nil)
 		} else {
 			h, err := hashPassword(*c.Password, s.opts.Argon2)
 			if err != nil {
