@@ -26,6 +26,7 @@ import (
 
 	"github.com/socialtreasury/treasury/core/agency"
 	"github.com/socialtreasury/treasury/core/fault"
+	"github.com/socialtreasury/treasury/core/ident"
 	"github.com/socialtreasury/treasury/core/page"
 	"github.com/socialtreasury/treasury/core/tenancy"
 )
@@ -92,7 +93,7 @@ func seedRegionData(ctx context.Context, p *Platform, t tenancy.Tenant) error {
 	code, _ := strconv.Atoi(t.Code)
 	var file bytes.Buffer
 	if _, err := synth.Write(&file, synth.Options{Seed: uint64(code), Persons: p.cfg.DemoPersons, RegionOKTMO: t.OKTMO,
-		Today: civil.Today(), FirstSNILS: 100_000_000 + code*1_000_000}); err != nil {
+		Today: civil.Today(), FirstSNILS: demoSNILSFrom(code)}); err != nil {
 		return err
 	}
 	im, err := p.Persons.ImportFile(ctx, registry.ImportRequest{Format: registry.FormatNDJSON}, &file, nil)
@@ -105,9 +106,16 @@ func seedRegionData(ctx context.Context, p *Platform, t tenancy.Tenant) error {
 	return nil
 }
 
+// demoSNILSFrom is the first nine digits of a demo region's first
+// synthetic person's SNILS: each region numbers its own from here.
+func demoSNILSFrom(code int) int { return 100_000_000 + code*1_000_000 }
+
 // DemoInfo tells the person who started a demo what it holds.
 type DemoInfo struct {
 	Regions []tenancy.Tenant
+	// FirstSNILS is each region's first synthetic person, by region code:
+	// someone to look up and try a measure on (none without --demo-persons).
+	FirstSNILS map[string]string
 	// Plugins are the plug-ins each region runs, by region code.
 	Plugins  map[string][]string
 	Password string
@@ -124,6 +132,11 @@ func (d *DemoInfo) Print(w io.Writer, url string) {
 	for _, t := range d.Regions {
 		if ps := d.Plugins[t.Code]; len(ps) > 0 {
 			fmt.Fprintf(w, "  Region %s runs plug-ins: %s   (GET %s/api/v1/tenants/%s/plugins)\n", t.Code, strings.Join(ps, ", "), url, t.Code)
+		}
+	}
+	for _, t := range d.Regions {
+		if snils := d.FirstSNILS[t.Code]; snils != "" {
+			fmt.Fprintf(w, "  Region %s's synthetic persons have SNILS from %s   (GET %s/api/v1/tenants/%s/persons?snils=%s)\n", t.Code, snils, url, t.Code, snils)
 		}
 	}
 	fmt.Fprintln(w, "  Demo users: <role>@<region> and <role>@federal, for example")
@@ -182,6 +195,12 @@ func SeedDemo(ctx context.Context, p *Platform) (*DemoInfo, error) {
 				info.Plugins = map[string][]string{}
 			}
 			info.Plugins[t.Code] = append(info.Plugins[t.Code], en.Name)
+		}
+		if code, err := strconv.Atoi(t.Code); err == nil && p.cfg.DemoPersons > 0 {
+			if info.FirstSNILS == nil {
+				info.FirstSNILS = map[string]string{}
+			}
+			info.FirstSNILS[t.Code] = ident.SNILSOf(demoSNILSFrom(code))
 		}
 		info.Regions = append(info.Regions, t)
 	}

@@ -110,7 +110,7 @@ func demoPluginData(data string, t tenancy.Tenant) error {
 	var b strings.Builder
 	b.WriteString("snils,children,valid_from,valid_to\n")
 	for k := 0; k < 400; k += 7 {
-		fmt.Fprintf(&b, "%s,%d,2024-01-01,\n", ident.SNILSOf(100_000_000+code*1_000_000+k), 3+k%3)
+		fmt.Fprintf(&b, "%s,%d,2024-01-01,\n", ident.SNILSOf(demoSNILSFrom(code)+k), 3+k%3)
 	}
 	return os.WriteFile(register, []byte(b.String()), 0o644)
 }
