@@ -269,13 +269,31 @@ func TestConnectorUnimplemented(t *testing.T) {
 	}
 }
 
-// TestConnectorStatusAsIs: an error a connector built as a gRPC status
-// itself travels as it is, its code kept.
-func TestConnectorStatusAsIs(t *testing.T) {
-	s := &dataSourceServer{impl: errDataSource{status.Error(codes.PermissionDenied, "no")}}
-	_, err := s.Facts(context.Background(), &pluginv1.FactsRequest{})
-	if status.Code(err) != codes.PermissionDenied {
-		t.Errorf("error %v, want the status as it was", err)
+// TestConnectorStatusIsThePluginsError: an error a connector returns that
+// is itself a gRPC status (its own upstream's, say) is the plug-in's error
+// like any other, its code kept in the message. UNAVAILABLE as it was would
+// read to the host as a dead process, killed and sent the call again.
+func TestConnectorStatusIsThePluginsError(t *testing.T) {
+	for _, code := range []codes.Code{codes.Unavailable, codes.Canceled, codes.Unimplemented, codes.PermissionDenied} {
+		conn := rawConn(t, func(s *grpc.Server) {
+			pluginv1.RegisterDataSourceServer(s, &dataSourceServer{impl: errDataSource{status.Error(code, "the register says no")}})
+		})
+		_, err := (&DataSourceClient{c: pluginv1.NewDataSourceClient(conn)}).Facts(context.Background(), []connector.PersonRef{{SNILS: "11223344595"}}, time.Now())
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Upstream || !strings.Contains(e.Message, "the register says no") || !strings.Contains(e.Message, code.String()) {
+			t.Errorf("%s: error %T %v, want the plug-in's *sdk.Error naming the code and the message", code, err, err)
+		}
+		if errors.Is(err, sdk.ErrUnsupported) || status.Code(err) == codes.Unavailable {
+			t.Errorf("%s: error %v reads as the transport's", code, err)
+		}
+	}
+	// sdk.Upstream around a status: the region's system failed.
+	conn := rawConn(t, func(s *grpc.Server) {
+		pluginv1.RegisterDataSourceServer(s, &dataSourceServer{impl: errDataSource{sdk.Upstream(status.Error(codes.Unavailable, "down"))}})
+	})
+	_, err := (&DataSourceClient{c: pluginv1.NewDataSourceClient(conn)}).Facts(context.Background(), []connector.PersonRef{{SNILS: "11223344595"}}, time.Now())
+	if !sdk.IsUpstream(err) {
+		t.Errorf("error %v, want upstream", err)
 	}
 }
 

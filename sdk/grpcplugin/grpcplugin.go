@@ -73,13 +73,14 @@ const (
 )
 
 // toStatus is how a plug-in's error travels: a status whose ErrorInfo says
-// who failed.
+// who failed. An error that is itself a gRPC status (from a system the
+// plug-in calls over gRPC) travels the same way, its code in the message:
+// as it was, UNAVAILABLE would read as the plug-in's process dying (the
+// host would kill it and send the call again) and UNIMPLEMENTED as an
+// extra the plug-in does not have.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
-	}
-	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
-		return err // already a status
 	}
 	code, reason := codes.Internal, reasonPlugin
 	if sdk.IsUpstream(err) {
