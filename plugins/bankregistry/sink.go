@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,9 +33,10 @@ type Config struct {
 const rejectedFile = "rejected.jsonl"
 
 // registryName is a registry's file: the date it was written and a
-// sequence number across all dates, so that names sort in the order the
-// registries were written.
-var registryName = regexp.MustCompile(`^(\d{8})-(\d{6})\.reg$`)
+// sequence number across all dates, of six digits or more (the
+// millionth registry has seven), so that names sort in the order the
+// registries were written within a day's first million.
+var registryName = regexp.MustCompile(`^(\d{8})-(\d{6,})\.reg$`)
 
 // Sink is the payment sink: each Submit writes one registry with the
 // orders it accepts. The files in the directory are the sink's whole
@@ -134,7 +136,10 @@ func (s *Sink) Submit(ctx context.Context, orders []connector.PaymentOrder) ([]c
 		first[o.ID] = i
 		reason := checkOrder(o)
 		if reason == "" && o.AmountKopecks > math.MaxInt64-sum { // far beyond any real registry
-			reason = "the registry's total would not fit in an int64: submit the order in another call"
+			// Not recorded: the order may come again in another call.
+			out[i] = connector.PaymentStatus{OrderID: o.ID, Status: connector.PaymentRejected,
+				Detail: "the registry's total would not fit in an int64: submit the order in another call"}
+			continue
 		}
 		if reason != "" {
 			out[i] = connector.PaymentStatus{OrderID: o.ID, Status: connector.PaymentRejected, Detail: reason}
@@ -149,13 +154,19 @@ func (s *Sink) Submit(ctx context.Context, orders []connector.PaymentOrder) ([]c
 		return nil, err
 	}
 	if len(reg.Orders) > 0 {
-		if err := writeAtomic(s.dir, reg.ID+".reg", reg.format()); err != nil {
-			return nil, fmt.Errorf("writing registry %s: %w", reg.ID, err)
+		placed, err := writeAtomic(s.dir, reg.ID+".reg", reg.format(), false)
+		if placed {
+			// The bank may collect it from now on, even should its name
+			// not yet be durable: its orders are known, and a retry of this
+			// call finds them accepted rather than writes them again.
+			s.seq++
+			for i := range reg.Orders {
+				o := &reg.Orders[i]
+				s.known[o.ID] = entry{status: connector.PaymentAccepted, detail: "registry " + reg.ID, fields: strings.Join(orderFields(o), sep)}
+			}
 		}
-		s.seq++
-		for i := range reg.Orders {
-			o := &reg.Orders[i]
-			s.known[o.ID] = entry{status: connector.PaymentAccepted, detail: "registry " + reg.ID, fields: strings.Join(orderFields(o), sep)}
+		if err != nil {
+			return nil, fmt.Errorf("writing registry %s: %w", reg.ID, err)
 		}
 	}
 	if len(rejected) > 0 {
@@ -163,12 +174,15 @@ func (s *Sink) Submit(ctx context.Context, orders []connector.PaymentOrder) ([]c
 		// platform's retry finds those orders accepted and rejects the
 		// others again.
 		all := append(s.rejected[:len(s.rejected):len(s.rejected)], rejected...)
-		if err := writeAtomic(s.dir, rejectedFile, rejectionsText(all)); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", rejectedFile, err)
+		placed, err := writeAtomic(s.dir, rejectedFile, rejectionsText(all), true)
+		if placed {
+			s.rejected = all
+			for _, r := range rejected {
+				s.known[r.Order] = entry{status: connector.PaymentRejected, detail: r.Reason}
+			}
 		}
-		s.rejected = all
-		for _, r := range rejected {
-			s.known[r.Order] = entry{status: connector.PaymentRejected, detail: r.Reason}
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", rejectedFile, err)
 		}
 	}
 	return out, nil
@@ -224,7 +238,10 @@ func (s *Sink) load() error {
 		if reg.ID != id {
 			return fmt.Errorf("registry %s calls itself %q", de.Name(), reg.ID)
 		}
-		n, _ := strconv.Atoi(m[2])
+		n, err := strconv.Atoi(m[2])
+		if err != nil {
+			return fmt.Errorf("registry %s: its number is out of range", de.Name())
+		}
 		seq = max(seq, n)
 		for i := range reg.Orders {
 			o := &reg.Orders[i]
@@ -279,37 +296,44 @@ func rejectionsText(rs []rejection) []byte {
 
 // writeAtomic writes name in dir so that it is there whole or not at all:
 // the bank never picks up half a registry, and a crash never leaves half
-// a state. The data is on disk before the name points to it.
-func writeAtomic(dir, name string, data []byte) (err error) {
+// a state. The data is on disk before the name points to it. A file
+// already there under the name is replaced only when replace is set: a
+// registry is never written over, collected or not. placed: the name
+// points to the data, even when err then says that the directory, and so
+// the name, could not be made durable.
+func writeAtomic(dir, name string, data []byte, replace bool) (placed bool, err error) {
 	f, err := os.CreateTemp(dir, "."+name+".*.tmp") // 0600: registries hold personal data
 	if err != nil {
-		return err
+		return false, err
 	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
+	tmp := f.Name()
+	defer func() { _ = os.Remove(tmp) }() // gone once renamed; after a link, a second name
 	if _, err = f.Write(data); err != nil {
 		_ = f.Close()
-		return err
+		return false, err
 	}
 	if err = f.Sync(); err != nil {
 		_ = f.Close()
-		return err
+		return false, err
 	}
 	if err = f.Close(); err != nil {
-		return err
+		return false, err
 	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
+	final := filepath.Join(dir, name)
+	if replace {
+		err = os.Rename(tmp, final)
+	} else if err = os.Link(tmp, final); errors.Is(err, fs.ErrExist) {
+		err = fmt.Errorf("%s is there already, though the sink did not write it", name)
 	}
-	// The rename itself is durable once the directory is synced.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
+	if err != nil {
+		return false, err
 	}
-	return nil
+	d, err := os.Open(dir)
+	if err != nil {
+		return true, err
+	}
+	err = d.Sync()
+	return true, errors.Join(err, d.Close())
 }
 
 // today is t's date, midnight UTC, as the registry's header has it.

@@ -291,6 +291,9 @@ func TestWriteFails(t *testing.T) {
 	}
 }
 
+// TestRegistryTotalOverflow: an order that would overflow the registry's
+// total is refused for this call only, as its reason says: submitted
+// again in another call, it is written.
 func TestRegistryTotalOverflow(t *testing.T) {
 	c := sdktest.PaymentSink(t, newSink(t, t.TempDir()))
 	got, err := c.Submit(sdktest.Context(t, "16"), []connector.PaymentOrder{order("a", math.MaxInt64), order("b", 1), order("c", 1)})
@@ -299,6 +302,69 @@ func TestRegistryTotalOverflow(t *testing.T) {
 	}
 	if got[0].Status != "accepted" || got[1].Status != "rejected" || !strings.Contains(got[1].Detail, "int64") || got[2].Status != "rejected" {
 		t.Errorf("Submit = %+v", got)
+	}
+	got, err = c.Submit(sdktest.Context(t, "16"), []connector.PaymentOrder{order("b", 1)})
+	if err != nil || got[0].Status != "accepted" || got[0].Detail != "registry 20260614-000002" {
+		t.Errorf("the order in another call: %+v, %v", got, err)
+	}
+}
+
+// TestMillionthRegistry: past 999,999 a registry's number has seven
+// digits; a restarted sink still reads it, so an order in it is answered
+// from it rather than written again into registry 000001.
+func TestMillionthRegistry(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir)
+	if err := s.load(); err != nil {
+		t.Fatal(err)
+	}
+	s.seq = 999_999
+	got, err := sdktest.PaymentSink(t, s).Submit(sdktest.Context(t, "16"), []connector.PaymentOrder{order("p1", 100)})
+	if err != nil || got[0].Detail != "registry 20260614-1000000" {
+		t.Fatalf("Submit = %+v, %v", got, err)
+	}
+	c := sdktest.PaymentSink(t, newSink(t, dir))
+	got, err = c.Submit(sdktest.Context(t, "16"), []connector.PaymentOrder{order("p1", 100), order("p2", 200)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Detail != "registry 20260614-1000000" || got[1].Detail != "registry 20260614-1000001" {
+		t.Errorf("after a restart Submit = %+v", got)
+	}
+	if want := []string{"20260614-1000000.reg", "20260614-1000001.reg"}; !slices.Equal(files(t, dir), want) {
+		t.Errorf("files %v, want %v", files(t, dir), want)
+	}
+}
+
+// TestRegistryNeverWrittenOver: a file the sink did not write under the
+// next registry's name (a link someone made, which the sink does not read
+// as a registry) is left as it is, and the call fails with nothing taken
+// for accepted.
+func TestRegistryNeverWrittenOver(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "collected.reg")
+	if err := os.WriteFile(elsewhere, []byte("the bank's copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "20260614-000001.reg")); err != nil {
+		t.Fatal(err)
+	}
+	c := sdktest.PaymentSink(t, newSink(t, dir))
+	_, err := c.Submit(sdktest.Context(t, "16"), []connector.PaymentOrder{order("p1", 100)})
+	if err == nil || !strings.Contains(err.Error(), "20260614-000001.reg is there already") {
+		t.Errorf("error %v, want the name taken", err)
+	}
+	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "the bank's copy" {
+		t.Errorf("the file under the name: %q, %v", b, err)
+	}
+	if got, err := c.Statuses(sdktest.Context(t, "16"), []string{"p1"}); err != nil || got != nil {
+		t.Errorf("Statuses = %+v, %v; want p1 unknown", got, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "20260614-000001.reg")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v, %v", fi, err)
+	}
+	if n := len(files(t, dir)); n != 1 {
+		t.Errorf("files %v: a temporary file was left", files(t, dir))
 	}
 }
 
