@@ -26,6 +26,7 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -296,19 +297,33 @@ func (h *Host) binary(e Entry) (string, error) {
 	}
 	path := filepath.Join(h.dir, e.File)
 	fi, err := os.Lstat(path)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrRefused, err)
-	case fi.Mode()&os.ModeSymlink != 0:
-		return "", fmt.Errorf("%w: %s is a symbolic link", ErrRefused, path)
-	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%w: %s is not a regular file", ErrRefused, path)
-	case fi.Mode().Perm()&0o022 != 0:
-		return "", fmt.Errorf("%w: %s may be written by group or others (mode %s)", ErrRefused, path, fi.Mode().Perm())
-	case fi.Mode().Perm()&0o100 == 0:
-		return "", fmt.Errorf("%w: %s is not executable", ErrRefused, path)
 	}
-	return path, nil
+	return path, checkInfo(path, fi)
+}
+
+// checkMode checks an open binary as binary checks its path.
+func checkMode(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	return checkInfo(f.Name(), fi)
+}
+
+func checkInfo(path string, fi os.FileInfo) error {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symbolic link", ErrRefused, path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is not a regular file", ErrRefused, path)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%w: %s may be written by group or others (mode %s)", ErrRefused, path, fi.Mode().Perm())
+	case fi.Mode().Perm()&0o100 == 0:
+		return fmt.Errorf("%w: %s is not executable", ErrRefused, path)
+	}
+	return nil
 }
 
 func baseName(f string) string {
@@ -417,7 +432,26 @@ func (p *proc) start() error {
 	if err != nil {
 		return fmt.Errorf("%w: catalog checksum: %v", ErrRefused, err)
 	}
+	mismatch := func() error {
+		err := fmt.Errorf("%w: %s does not match its catalog SHA-256 %s", ErrRefused, path, p.entry.SHA256)
+		p.incident("checksum", err.Error())
+		return err
+	}
 	cmd := exec.Command(path)
+	exe, copied, err := frozenCopy(path)
+	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			p.incident("refused", err.Error())
+		}
+		return err
+	}
+	if exe != nil {
+		defer exe.Close() // the child has its own once it has started
+		if !bytes.Equal(copied, sum) {
+			return mismatch()
+		}
+		cmd.Path = exePath(exe) // Args[0] stays the binary's path
+	}
 	cmd.Dir = p.h.dir
 	cmd.Env = []string{sdk.ConfigEnv + "=" + p.config}
 	cmd.Env = append(cmd.Env, runtimeEnv(p.h.opts)...)
@@ -440,9 +474,7 @@ func (p *proc) start() error {
 	if err != nil {
 		c.Kill()
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			err = fmt.Errorf("%w: %s does not match its catalog SHA-256 %s", ErrRefused, path, p.entry.SHA256)
-			p.incident("checksum", err.Error())
-			return err
+			return mismatch()
 		}
 		p.incident("start", err.Error())
 		return fmt.Errorf("plug-in %s did not start: %w", p.entry.Name, err)

@@ -1,6 +1,7 @@
 package pluginhost_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -188,4 +189,37 @@ func unprivilegedCopy(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// A plug-in runs from a sealed copy of the bytes whose checksum was
+// checked, not from its path: a binary renamed over it or written into
+// it after the check (by another region's plug-in, which runs as the
+// same user and can write the directory) is not what runs.
+func TestStartsFromTheBytesChecked(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	ev := f.enable(t, "66", "contract", map[string]any{})
+	if _, err := ev.Evaluate(context.Background(), measuretest.Cases(1)); err != nil {
+		t.Fatal(err)
+	}
+	pid := f.runningPID()
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, "/memfd:contract-1.0.0") {
+		t.Errorf("the plug-in runs from %q, not from a memory file", exe)
+	}
+	got, err := os.ReadFile(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := testPlugin(t); !bytes.Equal(got, want) {
+		t.Errorf("the plug-in runs %d bytes that are not its binary's %d", len(got), len(want))
+	}
+	// The copy is sealed: not even its owner can write it.
+	fd, err := syscall.Open(fmt.Sprintf("/proc/%d/exe", pid), syscall.O_WRONLY, 0)
+	if err == nil {
+		syscall.Close(fd)
+		t.Error("the running copy could be opened for writing")
+	}
 }

@@ -1,7 +1,14 @@
 package pluginhost
 
 import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -51,3 +58,45 @@ func hideFromPlugins() error { return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 
 
 // lowerThisThread gives the calling OS thread the plug-in's priority.
 func lowerThisThread() { _ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), pluginNice) }
+
+// frozenCopy is the binary at path copied, through a descriptor that
+// followed no link, into a sealed memory file, and the SHA-256 of what was
+// copied; the process is then started from the copy (exe's /proc/self/fd
+// path). A plug-in runs as the host's user and can write the plug-in
+// directory: started from its path, a binary renamed into place or
+// written over between the checksum and exec would run in another
+// region's name, with its configuration and cases. Sealed, the copy can
+// be neither written nor resized, so what runs is what was hashed.
+func frozenCopy(path string) (exe *os.File, sum []byte, err error) {
+	src, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	defer src.Close()
+	if err := checkMode(src); err != nil {
+		return nil, nil, err
+	}
+	fd, err := unix.MemfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) { // a kernel before 6.3, which has no MFD_EXEC: executable already
+		fd, err = unix.MemfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("a memory file for %s: %w", path, err)
+	}
+	exe = os.NewFile(uintptr(fd), filepath.Base(path))
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(exe, h), src); err != nil {
+		_ = exe.Close()
+		return nil, nil, fmt.Errorf("copying %s: %w", path, err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE); err != nil {
+		_ = exe.Close()
+		return nil, nil, fmt.Errorf("sealing the copy of %s: %w", path, err)
+	}
+	return exe, h.Sum(nil), nil
+}
+
+// exePath is the path a child execs a frozen copy by: the descriptor is
+// open in the child at exec (close-on-exec closes it only after), under
+// the same number as here.
+func exePath(exe *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())) }
