@@ -47,6 +47,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/socialtreasury/treasury/core/fault"
@@ -188,7 +189,7 @@ func (h *Host) Close() {
 	close(h.stop)
 	<-h.done
 	for _, p := range ps {
-		p.shutdown()
+		p.retire()
 	}
 }
 
@@ -212,11 +213,18 @@ func (h *Host) watch() {
 			ps = append(ps, p)
 		}
 		h.mu.Unlock()
+		// Each at once: one process slow to answer its ping holds up no
+		// other region's check.
+		var wg sync.WaitGroup
 		for _, p := range ps {
-			p.check(h.opts.IdleAfter)
+			wg.Go(func() { p.check(h.opts.IdleAfter, h.pingTimeout()) })
 		}
+		wg.Wait()
 	}
 }
+
+// pingTimeout is how long a running process has to answer a ping.
+func (h *Host) pingTimeout() time.Duration { return min(h.opts.CheckEvery, 5*time.Second) }
 
 // Status is a plug-in process as the host sees it.
 type Status struct {
@@ -281,9 +289,9 @@ func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, 
 	p, ok := h.procs[key]
 	if !ok || p.config != en.Config {
 		if ok {
-			go p.shutdown() // the region changed its configuration
+			go p.retire() // the region changed its configuration
 		}
-		p = &proc{h: h, entry: e, region: region.Code, config: en.Config}
+		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config}
 		h.procs[key] = p
 	}
 	return p, nil
@@ -338,10 +346,16 @@ func baseName(f string) string {
 type proc struct {
 	h      *Host
 	entry  Entry
+	tenant uuid.UUID
 	region string
 	config string
 
-	mu        sync.Mutex // held while starting, so callers wait for one start
+	// mu guards what follows. It is never held while a process starts or
+	// a call runs: a caller waits for a start (or its back-off) on the
+	// start's done, and may stop waiting when its context ends.
+	mu        sync.Mutex
+	starting  *starting // the start under way; nil: none
+	retired   bool      // replaced by a new configuration, or the host closed: never starts again
 	client    *plugin.Client
 	gone      chan struct{} // closed once the process is killed: its thread may end
 	rpc       plugin.ClientProtocol
@@ -354,36 +368,107 @@ type proc struct {
 	lastError string
 }
 
+// starting is a start under way; err is its error once done is closed.
+type starting struct {
+	done chan struct{}
+	err  error
+}
+
+// errRetired: the process a caller holds was replaced (the region changed
+// the plug-in's configuration) or the host closed; the call is resolved
+// again against the host.
+var errRetired = errors.New("pluginhost: the process was replaced")
+
 func (p *proc) labels() []string { return []string{p.entry.Name, p.region} }
 
-// dispense is the running process's client, starting it if need be.
+// dispense is the running process's client, starting it if need be. One
+// start runs at a time, whoever asked for it; a caller whose context ends
+// stops waiting, and the start goes on for the next.
 func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lastUsed = time.Now()
-	if p.client != nil && !p.client.Exited() {
-		return p.raw, p.client, nil
-	}
-	if p.client != nil {
-		p.client.Kill()
-		p.client = nil
-		p.processGone()
-	}
-	if wait := time.Until(p.retryAt); wait > 0 {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		p.mu.Lock()
+		if p.retired {
+			p.mu.Unlock()
+			return nil, nil, errRetired
+		}
+		p.lastUsed = time.Now()
+		if c := p.client; c != nil && !c.Exited() {
+			raw := p.raw
+			p.mu.Unlock()
+			return raw, c, nil
+		}
+		s := p.starting
+		if s == nil {
+			if c := p.client; c != nil { // it died between calls
+				p.ended(c, "crash", "the process exited between calls")
+			}
+			s = &starting{done: make(chan struct{})}
+			p.starting = s
+			go p.startAfterBackOff(s, time.Until(p.retryAt))
+		}
+		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
+		case <-s.done:
+		}
+		if s.err != nil {
+			return nil, nil, s.err
+		}
+		// Started: take it, unless it has died or been retired already.
+	}
+}
+
+// startAfterBackOff starts the process once the back-off has passed and
+// records how it went in s.
+func (p *proc) startAfterBackOff(s *starting, wait time.Duration) {
+	if wait > 0 {
+		select {
 		case <-time.After(wait):
+		case <-p.h.stop:
 		}
 	}
-	if err := p.startLowered(); err != nil {
+	var l launched
+	var err error
+	select {
+	case <-p.h.stop:
+		err = errRetired // the host is closing
+	default:
+		l, err = p.startLowered()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer close(s.done)
+	p.starting = nil
+	switch {
+	case err != nil:
 		p.lastError = err.Error()
 		if !errors.Is(err, ErrRefused) {
 			p.backOff()
 		}
-		return nil, nil, err
+		s.err = err
+	case p.retired:
+		// Replaced while it started: no caller may use it.
+		killGroup(l.pid)
+		l.client.Kill()
+		close(l.gone)
+		s.err = errRetired
+	default:
+		p.client, p.rpc, p.raw, p.pid, p.gone = l.client, l.rpc, l.raw, l.pid, l.gone
+		p.h.m.processes.WithLabelValues(p.labels()...).Set(1)
 	}
-	return p.raw, p.client, nil
+}
+
+// launched is a process that has started and answered the handshake.
+type launched struct {
+	client *plugin.Client
+	rpc    plugin.ClientProtocol
+	raw    any
+	pid    int
+	gone   chan struct{}
 }
 
 // startLowered starts the process from an OS thread of its own at the
@@ -395,23 +480,25 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 // otherwise compete at full priority). The thread lives as long as the
 // process, because the kernel sends Pdeathsig when the thread that forked
 // a child ends; it ends, unreleased, once the process is gone.
-func (p *proc) startLowered() error {
-	started := make(chan error, 1)
+func (p *proc) startLowered() (launched, error) {
+	type result struct {
+		l   launched
+		err error
+	}
+	started := make(chan result, 1)
 	gone := make(chan struct{})
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
 		lowerThisThread()
-		err := p.start()
-		started <- err
+		l, err := p.start()
+		started <- result{l, err}
 		if err == nil {
 			<-gone
 		}
 	}()
-	err := <-started
-	if err == nil {
-		p.gone = gone
-	}
-	return err
+	r := <-started
+	r.l.gone = gone
+	return r.l, r.err
 }
 
 // processGone lets the thread that started the process end (p.mu held).
@@ -422,35 +509,37 @@ func (p *proc) processGone() {
 	}
 }
 
-func (p *proc) start() error {
+// start starts the process and answers the handshake, or fails with the
+// process gone.
+func (p *proc) start() (launched, error) {
 	path, err := p.h.binary(p.entry)
 	if err != nil {
-		p.incident("refused", err.Error())
-		return err
+		return launched{}, p.refused("refused", err)
 	}
 	sum, err := hex.DecodeString(p.entry.SHA256)
 	if err != nil {
-		return fmt.Errorf("%w: catalog checksum: %v", ErrRefused, err)
+		return launched{}, fmt.Errorf("%w: catalog checksum: %v", ErrRefused, err)
 	}
 	mismatch := func() error {
-		err := fmt.Errorf("%w: %s does not match its catalog SHA-256 %s", ErrRefused, path, p.entry.SHA256)
-		p.incident("checksum", err.Error())
-		return err
+		return p.refused("checksum", fmt.Errorf("%w: %s does not match its catalog SHA-256 %s", ErrRefused, path, p.entry.SHA256))
 	}
 	cmd := exec.Command(path)
 	exe, copied, err := frozenCopy(path)
 	if err != nil {
 		if errors.Is(err, ErrRefused) {
-			p.incident("refused", err.Error())
+			return launched{}, p.refused("refused", err)
 		}
-		return err
+		return launched{}, err
 	}
+	// go-plugin checks the checksum of the path it runs where there is no
+	// frozen copy; the copy's own was checked here.
+	secure := &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	if exe != nil {
 		defer exe.Close() // the child has its own once it has started
 		if !bytes.Equal(copied, sum) {
-			return mismatch()
+			return launched{}, mismatch()
 		}
-		cmd.Path = exePath(exe) // Args[0] stays the binary's path
+		cmd.Path, cmd.ExtraFiles, secure = childExe, []*os.File{exe}, nil // Args[0] stays the binary's path
 	}
 	cmd.Dir = p.h.dir
 	cmd.Env = []string{sdk.ConfigEnv + "=" + p.config}
@@ -461,7 +550,7 @@ func (p *proc) start() error {
 		HandshakeConfig:  grpcplugin.Handshake,
 		Plugins:          grpcplugin.PluginSet(),
 		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
@@ -470,28 +559,48 @@ func (p *proc) start() error {
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Level: hclog.Info, Output: log.Writer(), DisableTime: true}),
 		Stderr:           io.Discard,
 	})
+	// A process that did not start is killed with what it started: go-plugin
+	// waits for its output to close, which a child of its own holding it
+	// open would otherwise put off for as long as that child lives.
+	abandon := func() {
+		if cmd.Process != nil {
+			killGroup(cmd.Process.Pid)
+		}
+		c.Kill()
+	}
 	rpc, err := c.Client()
 	if err != nil {
-		c.Kill()
+		abandon()
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return mismatch()
+			return launched{}, mismatch()
 		}
 		p.incident("start", err.Error())
-		return fmt.Errorf("plug-in %s did not start: %w", p.entry.Name, err)
+		return launched{}, fmt.Errorf("plug-in %s did not start: %w", p.entry.Name, err)
 	}
 	raw, err := rpc.Dispense(p.entry.Kind)
 	if err != nil {
-		c.Kill()
+		abandon()
 		p.incident("start", err.Error())
-		return fmt.Errorf("plug-in %s does not serve a %s: %w", p.entry.Name, p.entry.Kind, err)
+		return launched{}, fmt.Errorf("plug-in %s does not serve a %s: %w", p.entry.Name, p.entry.Kind, err)
 	}
+	l := launched{client: c, rpc: rpc, raw: raw}
 	if rc := c.ReattachConfig(); rc != nil {
-		p.pid = rc.Pid
-		limit(p.pid, p.h.opts.MemoryBytes)
+		l.pid = rc.Pid
+		limit(l.pid, p.h.opts.MemoryBytes)
 	}
-	p.client, p.rpc, p.raw = c, rpc, raw
-	p.h.m.processes.WithLabelValues(p.labels()...).Set(1)
-	return nil
+	return l, nil
+}
+
+// refused records a refusal to start as an incident, once for as long as
+// it repeats: every call would otherwise add the same row again.
+func (p *proc) refused(kind string, err error) error {
+	p.mu.Lock()
+	again := p.lastError == err.Error()
+	p.mu.Unlock()
+	if !again {
+		p.incident(kind, err.Error())
+	}
+	return err
 }
 
 // runtimeEnv is the Go runtime's settings for a plug-in process.
@@ -514,6 +623,7 @@ func runtimeEnv(o Options) []string {
 // runtime's soft memory limit is what MemoryBytes leaves of it.
 const goAddressBaseline = 2 << 30
 
+// backOff puts the next start off (p.mu held).
 func (p *proc) backOff() {
 	p.failures++
 	d := min(100*time.Millisecond<<min(p.failures-1, 7), 10*time.Second)
@@ -527,6 +637,11 @@ func (p *proc) kill(c *plugin.Client, reason, detail string) {
 	if p.client != c || c == nil {
 		return // restarted already
 	}
+	p.ended(c, reason, detail)
+}
+
+// ended kills the process c and counts why (p.mu held, c the running one).
+func (p *proc) ended(c *plugin.Client, reason, detail string) {
 	killGroup(p.pid)
 	c.Kill()
 	p.processGone()
@@ -541,17 +656,21 @@ func (p *proc) kill(c *plugin.Client, reason, detail string) {
 	}
 }
 
-func (p *proc) shutdown() {
+// retire stops the process for good: the region replaced its
+// configuration, or the host is closing. A start under way is killed when
+// it is done.
+func (p *proc) retire() {
 	p.mu.Lock()
-	c := p.client
-	p.mu.Unlock()
-	if c != nil {
-		p.kill(c, "idle", "stopped")
+	defer p.mu.Unlock()
+	p.retired = true
+	if c := p.client; c != nil {
+		p.ended(c, "idle", "stopped")
 	}
 }
 
-// check pings a running process and stops it when idle.
-func (p *proc) check(idleAfter time.Duration) {
+// check stops a running process that is idle, has exited or does not
+// answer a ping within timeout.
+func (p *proc) check(idleAfter, timeout time.Duration) {
 	p.mu.Lock()
 	c, rpc, idle := p.client, p.rpc, time.Since(p.lastUsed) > idleAfter
 	p.mu.Unlock()
@@ -561,9 +680,23 @@ func (p *proc) check(idleAfter time.Duration) {
 		p.kill(c, "idle", "idle")
 	case c.Exited():
 		p.kill(c, "crash", "the process exited")
-	case rpc.Ping() != nil:
-		p.kill(c, "health", "did not answer a ping")
+	case ping(rpc, timeout) != nil:
+		p.kill(c, "health", fmt.Sprintf("did not answer a ping within %s", timeout))
 	}
+}
+
+// ping is go-plugin's health check with a deadline: a process that does
+// not answer (stopped, or spinning with its runtime wedged) fails it
+// rather than hold the watch, and every region's checks, for ever.
+func ping(rpc plugin.ClientProtocol, timeout time.Duration) error {
+	g, ok := rpc.(*plugin.GRPCClient)
+	if !ok {
+		return rpc.Ping()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(g.Conn).Check(ctx, &healthpb.HealthCheckRequest{Service: plugin.GRPCServiceName})
+	return err
 }
 
 func (p *proc) succeeded() {
@@ -609,29 +742,57 @@ func (e *CallError) Is(target error) bool {
 		!errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded)
 }
 
+// minHangRoom is the least time a caller's deadline must have left a call
+// for the plug-in to be killed as hung when it passes: a caller in a hurry
+// does not get a healthy process killed.
+const minHangRoom = time.Second
+
+// maxRetired bounds how often one call follows the region's plug-in to a
+// new process after the one it held was replaced.
+const maxRetired = 3
+
 // call runs fn against the plug-in with the call's deadline, for the
 // region. A process that dies under the call is replaced and fn run
 // again, so fn must be safe to repeat (a batch evaluation is: it decides
-// and records nothing).
+// and records nothing). The call's deadline is CallTimeout or the
+// caller's, whichever comes first: a plug-in that has not answered by it
+// is killed as hung, as the plug-in was told the deadline and a spinning
+// one would otherwise go on for ever once its caller stopped waiting. A
+// caller that cancels (rather than runs out of time) kills nothing.
 func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Context, raw any) error) error {
-	fail := func(err error, hung bool) error {
+	fail := func(p *proc, err error, hung bool) error {
 		return &CallError{Plugin: p.entry.Name, Region: p.region, Method: method, Hung: hung, Err: err}
 	}
 	var last error
-	for range p.h.opts.MaxAttempts {
+	for attempt, retired := 0, 0; attempt < p.h.opts.MaxAttempts; attempt++ {
 		raw, client, err := p.dispense(ctx)
-		if err != nil {
-			if errors.Is(err, ErrRefused) || ctx.Err() != nil {
-				p.h.m.call(p, method, "refused", 0)
-				return fail(err, false)
+		switch {
+		case errors.Is(err, errRetired) && retired < maxRetired:
+			np, rerr := p.h.enabled(tenancy.WithTenant(ctx, p.tenant), p.entry.Name, p.entry.Version, p.entry.Kind)
+			if rerr != nil {
+				return fail(p, rerr, false)
 			}
+			p, retired, attempt = np, retired+1, attempt-1
+			continue
+		case err != nil && ctx.Err() != nil:
+			p.h.m.call(p, method, "cancelled", 0)
+			return fail(p, err, false)
+		case errors.Is(err, ErrRefused):
+			p.h.m.call(p, method, "refused", 0)
+			return fail(p, err, false)
+		case err != nil:
+			p.h.m.call(p, method, "start", 0)
 			last = err
 			continue
 		}
 		cctx, cancel := context.WithTimeout(sdk.WithTenant(ctx, p.region), p.h.opts.CallTimeout)
 		start := time.Now()
+		deadline, _ := cctx.Deadline()
 		err = fn(cctx, raw)
-		hung := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		// The host's own deadline always counts; a caller's, when it left
+		// the plug-in time enough to answer.
+		hung := errors.Is(cctx.Err(), context.DeadlineExceeded) &&
+			(ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) && deadline.Sub(start) >= minHangRoom)
 		cancel()
 		elapsed := time.Since(start)
 		switch {
@@ -639,14 +800,14 @@ func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Cont
 			p.h.m.call(p, method, "ok", elapsed)
 			p.succeeded()
 			return nil
+		case hung:
+			p.h.m.call(p, method, "hang", elapsed)
+			detail := fmt.Sprintf("%s did not answer within %s; killed", method, deadline.Sub(start).Round(time.Millisecond))
+			p.kill(client, "hang", detail)
+			return fail(p, errors.New(detail), true)
 		case ctx.Err() != nil:
 			p.h.m.call(p, method, "cancelled", elapsed)
 			return ctx.Err()
-		case hung:
-			p.h.m.call(p, method, "hang", elapsed)
-			detail := fmt.Sprintf("%s did not answer within %s; killed", method, p.h.opts.CallTimeout)
-			p.kill(client, "hang", detail)
-			return fail(errors.New(detail), true)
 		case crashed(err, client):
 			p.h.m.call(p, method, "crash", elapsed)
 			p.kill(client, "crash", fmt.Sprintf("%s: the process died: %v", method, err))
@@ -654,10 +815,10 @@ func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Cont
 			continue
 		default:
 			p.h.m.call(p, method, "error", elapsed)
-			return fail(err, false)
+			return fail(p, err, false)
 		}
 	}
-	return fail(fmt.Errorf("failed on %d processes: %w", p.h.opts.MaxAttempts, last), false)
+	return fail(p, fmt.Errorf("failed on %d processes: %w", p.h.opts.MaxAttempts, last), false)
 }
 
 // crashed tells a dead process from an error the plug-in answered with.

@@ -17,7 +17,7 @@ type metrics struct {
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "treasury_plugin_calls_total",
-			Help: "Calls to plug-ins by plug-in, region, method and result (ok, error, crash, hang, refused, cancelled)."},
+			Help: "Calls to plug-ins by plug-in, region, method and result (ok, error, crash, hang, refused, cancelled, start: the process did not start)."},
 			[]string{"plugin", "region", "method", "result"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "treasury_plugin_call_seconds",
 			Help: "Plug-in call latency by plug-in and method.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)},

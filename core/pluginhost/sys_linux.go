@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -61,12 +60,12 @@ func lowerThisThread() { _ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 
 
 // frozenCopy is the binary at path copied, through a descriptor that
 // followed no link, into a sealed memory file, and the SHA-256 of what was
-// copied; the process is then started from the copy (exe's /proc/self/fd
-// path). A plug-in runs as the host's user and can write the plug-in
-// directory: started from its path, a binary renamed into place or
-// written over between the checksum and exec would run in another
-// region's name, with its configuration and cases. Sealed, the copy can
-// be neither written nor resized, so what runs is what was hashed.
+// copied; the process is then started from the copy (childExe). A plug-in
+// runs as the host's user and can write the plug-in directory: started
+// from its path, a binary renamed into place or written over between the
+// checksum and exec would run in another region's name, with its
+// configuration and cases. Sealed, the copy can be neither written nor
+// resized, so what runs is what was hashed.
 func frozenCopy(path string) (exe *os.File, sum []byte, err error) {
 	src, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
@@ -96,7 +95,9 @@ func frozenCopy(path string) (exe *os.File, sum []byte, err error) {
 	return exe, h.Sum(nil), nil
 }
 
-// exePath is the path a child execs a frozen copy by: the descriptor is
-// open in the child at exec (close-on-exec closes it only after), under
-// the same number as here.
-func exePath(exe *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())) }
+// childExe is the path a child execs its frozen copy by: the copy is the
+// child's first extra file (descriptor 3), put there before exec and left
+// open across it, so that an interpreter named by a script's first line
+// can open it too. The host's own descriptor of it is close-on-exec: no
+// other child sees it.
+const childExe = "/proc/self/fd/3"
