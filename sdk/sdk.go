@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -86,7 +87,10 @@ const ConfigEnv = "TREASURY_PLUGIN_CONFIG"
 // a field v does not have is an error, so that a misspelt setting is not
 // silently ignored.
 func Config(v any) error {
-	raw := os.Getenv(ConfigEnv)
+	return decodeConfig(os.Getenv(ConfigEnv), v)
+}
+
+func decodeConfig(raw string, v any) error {
 	if raw == "" {
 		return nil
 	}
@@ -94,6 +98,10 @@ func Config(v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%s: %w", ConfigEnv, err)
+	}
+	// One value: anything after it would be a setting silently ignored.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: more than one JSON value", ConfigEnv)
 	}
 	return nil
 }

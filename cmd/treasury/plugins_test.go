@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socialtreasury/treasury/core/pluginhost"
 )
 
 // The plug-in commands build an example plug-in into the plug-in
@@ -37,6 +39,26 @@ func TestPluginsCommands(t *testing.T) {
 		"--kind", "measure", "--sha256", sum, "--regions", "16"}, flags...)...)
 	if !strings.Contains(r.stdout, "registered social-contract 1.0.0 (measure) sha256 "+sum) {
 		t.Errorf("register: %s", r)
+	}
+	// The same source again is no change; other source under the same
+	// name and version would be refused by every region that uses it.
+	r = treasury(t, 3*time.Minute, nil, append([]string{"plugins", "build", src, "--name", "social-contract", "--version", "1.0.0"}, flags...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "sha256 "+sum) {
+		t.Errorf("the same build again: %s", r)
+	}
+	other, err := filepath.Abs("../../plugins/lowincomechild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = treasury(t, 3*time.Minute, nil, append([]string{"plugins", "build", other, "--name", "social-contract", "--version", "1.0.0"}, flags...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "built from other source: a new binary is a new version") {
+		t.Errorf("another build under a registered name and version: %s", r)
+	}
+	if now, err := pluginhost.FileSHA256(bin); err != nil || now != sum {
+		t.Errorf("the registered binary changed: %s, %v", now, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, "plugins", ".*")); len(left) != 0 {
+		t.Errorf("a build left %v behind", left)
 	}
 	r = mustSucceed(t, nil, append([]string{"plugins", "list"}, flags...)...)
 	if !strings.Contains(r.stdout, "social-contract  1.0.0") || !strings.Contains(r.stdout, sum[:16]) {

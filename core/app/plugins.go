@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,14 +51,22 @@ func BuildPlugin(ctx context.Context, cfg Config, b PluginBuild, out, errOut io.
 		_ = os.Remove(tmp)
 		return fmt.Errorf("go build in %s: %w", b.Dir, err)
 	}
+	defer os.Remove(tmp) // once linked, a second name
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, file)); err != nil {
+	sum, err := pluginhost.FileSHA256(tmp)
+	if err != nil {
 		return err
 	}
-	sum, err := pluginhost.FileSHA256(filepath.Join(dir, file))
-	if err != nil {
+	// Never over a binary already there: the catalog may hold its
+	// checksum, and every region using it would be refused. The same
+	// source builds the same bytes (-trimpath), which is no change.
+	if err := os.Link(tmp, filepath.Join(dir, file)); errors.Is(err, fs.ErrExist) {
+		if was, err := pluginhost.FileSHA256(filepath.Join(dir, file)); err != nil || was != sum {
+			return configErrorf("%s is in the plug-in directory already, built from other source: a new binary is a new version", file)
+		}
+	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "built %s\nsha256 %s\nregister it: treasury plugins register %s --name %s --version %s --kind <kind>\n",
