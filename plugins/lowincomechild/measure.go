@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 
@@ -68,6 +69,12 @@ func decide(c *measure.Case, results []measure.ConditionResult, explain bool) me
 		}
 	}
 	if o.Eligible {
+		if c.Minimum.Children <= 0 || c.Minimum.Children > math.MaxInt64/under3 {
+			// Undecidable, not an allowance of nothing (or of an overflow).
+			o.Eligible = false
+			o.Error = "the region's child subsistence minimum on the decision date is not known"
+			return o
+		}
 		o.AmountKopecks = c.Minimum.Children * under3
 		o.Start, o.End = c.Date, c.Date.AddDate(0, 12, 0)
 	}

@@ -183,6 +183,12 @@ func decide(c *measure.Case) measure.Outcome {
 	}
 	if o.Eligible {
 		o.AmountKopecks, o.Start, o.End = t.amount, t.start, t.end
+		if t.amount <= 0 {
+			// A minimum the region has not set on the date: undecidable, not
+			// a contract for nothing.
+			o = measure.Outcome{CaseID: c.ID, Conditions: o.Conditions,
+				Error: "the amount comes to nothing: the region's subsistence minimum is not known on the decision date"}
+		}
 	}
 	return o
 }

@@ -2,7 +2,9 @@ package sdktest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/socialtreasury/treasury/sdk/grpcplugin"
 	"github.com/socialtreasury/treasury/sdk/measure"
 )
 
@@ -149,19 +152,37 @@ func ReadGolden(path string) (region string, cases []measure.Case, err error) {
 }
 
 func readGolden(path string) (goldenFile, error) {
-	var f goldenFile
 	b, err := os.ReadFile(path)
 	if err != nil {
+		return goldenFile{}, err
+	}
+	f, err := parseGolden(b)
+	if err != nil {
+		return f, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+func parseGolden(b []byte) (goldenFile, error) {
+	var f goldenFile
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return f, err
+	}
+	if err := plainValues(&doc); err != nil {
 		return f, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return f, fmt.Errorf("%s: %w", path, err)
+		return f, err
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return f, fmt.Errorf("line %d: a second YAML document, which would not be read", more.Line)
 	}
 	// Each case's line, for its id and the messages.
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err == nil && len(doc.Content) == 1 {
+	if len(doc.Content) == 1 {
 		root := doc.Content[0]
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if root.Content[i].Value == "cases" {
@@ -174,19 +195,53 @@ func readGolden(path string) (goldenFile, error) {
 		}
 	}
 	if len(f.Cases) == 0 {
-		return f, fmt.Errorf("%s: no cases", path)
+		return f, errors.New("no cases")
 	}
 	return f, nil
+}
+
+// plainValues refuses what YAML would take in silently: a fraction where
+// every number of the format is whole (money is kopecks: 1234.56 would be
+// read as 1234), and a key with no value (an empty "eligible:" would read
+// as nothing expected, a check that cannot fail).
+func plainValues(n *yaml.Node) error {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!float":
+		return fmt.Errorf("line %d: %s is not a whole number (money is in kopecks)", n.Line, n.Value)
+	case n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				return fmt.Errorf("line %d: %s has no value", v.Line, n.Content[i].Value)
+			}
+		}
+	case n.Kind == yaml.AliasNode:
+		return fmt.Errorf("line %d: an alias (*%s): write the value out", n.Line, n.Value)
+	}
+	for _, c := range n.Content {
+		if err := plainValues(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Golden evaluates the golden file's cases with m in one batch, for the
 // file's region, and fails the test for every expectation an outcome
 // does not meet, naming the case and its line.
+//
+// A measure given as it is (not a client of Measure, Start or
+// StartWithConfig) is served over a real gRPC pair first, so that its
+// answers meet the platform's checks (an outcome per case, with its id, no
+// negative amount, no period ending before it starts) here rather than on
+// the platform.
 func Golden(t testing.TB, m measure.Measure, path string) {
 	t.Helper()
 	f, err := readGolden(path)
 	if err != nil {
 		t.Fatalf("sdktest: %v", err)
+	}
+	if _, ok := m.(*grpcplugin.MeasureClient); !ok {
+		m = Measure(t, m)
 	}
 	cases := make([]measure.Case, len(f.Cases))
 	for i, g := range f.Cases {

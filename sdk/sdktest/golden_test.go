@@ -1,0 +1,99 @@
+package sdktest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/socialtreasury/treasury/sdk/measure"
+)
+
+const goldenHead = "region: \"16\"\ncases:\n  - name: one\n    case:\n      date: 2026-06-15\n"
+
+// A golden file that YAML would read into something other than what it
+// says is refused, with the line: a fraction of a kopeck, a key with no
+// value, a second document, a field the format does not have.
+func TestGoldenFileRefusals(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"a fraction", goldenHead + "    expect:\n      amount_kopecks: 1234.56\n", "line 7: 1234.56 is not a whole number"},
+		{"a fraction in the case", goldenHead + "      person: {income_kopecks: 9223372036854775807.0}\n", "line 6: 9223372036854775807.0 is not a whole number"},
+		{"no value", goldenHead + "    expect:\n      eligible:\n", "line 7: eligible has no value"},
+		{"null", goldenHead + "    expect:\n      amount_kopecks: ~\n", "line 7: amount_kopecks has no value"},
+		{"a second document", goldenHead + "---\nregion: \"66\"\n", "line 6: a second YAML document"},
+		{"an unknown field", goldenHead + "    expect:\n      eligble: true\n", "line 7: field eligble not found"},
+		{"an alias", "region: &r \"16\"\ncases:\n  - name: *r\n    case: {date: 2026-06-15}\n", "line 3: an alias"},
+		{"no cases", "region: \"16\"\ncases: []\n", "no cases"},
+	} {
+		if _, err := parseGolden([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.want)
+		}
+	}
+	f, err := parseGolden([]byte(goldenHead + "    expect:\n      eligible: false\n      amount_kopecks: 0\n      failed: []\n"))
+	if err != nil || len(f.Cases) != 1 || f.Cases[0].line != 3 || f.Cases[0].Expect.Eligible == nil || *f.Cases[0].Expect.AmountKopecks != 0 {
+		t.Errorf("a good file: %+v, %v", f, err)
+	}
+}
+
+// negative answers with a negative amount, which the platform refuses.
+type negative struct{}
+
+func (negative) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "negative"}, nil
+}
+
+func (negative) Evaluate(_ context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cases))
+	for i, c := range cases {
+		out[i] = measure.Outcome{CaseID: c.ID, Eligible: true, AmountKopecks: -1}
+	}
+	return out, nil
+}
+
+// failures records a test's failures instead of failing it.
+type failures struct {
+	testing.TB
+	mu  sync.Mutex
+	got []string
+}
+
+func (f *failures) Helper() {}
+func (f *failures) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	f.got = append(f.got, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
+func (f *failures) Fatalf(format string, args ...any) { f.Errorf(format, args...); runtime.Goexit() }
+
+// Golden holds a measure given as it is to the platform's checks of its
+// answers: a golden file passing here does not fail on the platform.
+func TestGoldenChecksAnswersAsThePlatform(t *testing.T) {
+	path := t.TempDir() + "/cases.yaml"
+	if err := writeFile(path, goldenHead+"    expect:\n      eligible: true\n"); err != nil {
+		t.Fatal(err)
+	}
+	f := &failures{TB: t}
+	done := make(chan struct{})
+	go func() { defer close(done); Golden(f, negative{}, path) }()
+	<-done
+	if len(f.got) != 1 || !strings.Contains(f.got[0], "answered against the protocol") || !strings.Contains(f.got[0], "amount -1") {
+		t.Errorf("Golden of a measure answering a negative amount: %q", f.got)
+	}
+}
+
+func FuzzParseGolden(f *testing.F) {
+	f.Add([]byte(goldenHead + "    expect:\n      eligible: true\n      failed: [adult]\n"))
+	f.Add([]byte("region: \"16\"\ncases:\n  - {name: x, case: {date: 2026-06-15, person: {age: 3}}, expect: {amount_kopecks: 5}}\n"))
+	f.Add([]byte(goldenHead + "---\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := parseGolden(b)
+		if err == nil && len(g.Cases) == 0 {
+			t.Error("a file without cases read")
+		}
+	})
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
