@@ -217,6 +217,13 @@ func readRegister(r io.Reader, each func(family)) error {
 	}
 }
 
+// maxChildren bounds a family's children: more is a value in the wrong
+// column (a SNILS is a number too), not a family.
+const maxChildren = 99
+
+// parseFamily reads a row. Its errors name the field, never its value: a
+// value in the wrong column may be a SNILS, and errors reach the
+// platform's logs.
 func parseFamily(rec []string) (family, error) {
 	var f family
 	for i := range rec {
@@ -227,19 +234,19 @@ func parseFamily(rec []string) (family, error) {
 		return f, errors.New("snils is not 11 digits")
 	}
 	n, err := strconv.Atoi(rec[1])
-	if err != nil || n < 0 {
-		return f, fmt.Errorf("children %q is not a number", rec[1])
+	if err != nil || n < 0 || n > maxChildren {
+		return f, fmt.Errorf("children is not a whole number from 0 to %d", maxChildren)
 	}
 	f.children = n
 	if f.from, err = time.Parse(time.DateOnly, rec[2]); err != nil {
-		return f, fmt.Errorf("valid_from %q is not a date YYYY-MM-DD", rec[2])
+		return f, errors.New("valid_from is not a date YYYY-MM-DD")
 	}
 	if rec[3] != "" {
 		if f.to, err = time.Parse(time.DateOnly, rec[3]); err != nil {
-			return f, fmt.Errorf("valid_to %q is not a date YYYY-MM-DD", rec[3])
+			return f, errors.New("valid_to is not a date YYYY-MM-DD")
 		}
 		if f.to.Before(f.from) {
-			return f, fmt.Errorf("valid_to %s is before valid_from %s", rec[3], rec[2])
+			return f, errors.New("valid_to is before valid_from")
 		}
 	}
 	return f, nil

@@ -150,13 +150,16 @@ func TestMalformedRegister(t *testing.T) {
 		{"a column too many", header + "\n" + snils + ",3,2024-01-01,,x\n", "line 2: wrong number of fields"},
 		{"a short snils", header + "\n1122334459,3,2024-01-01,\n", "line 2: snils is not 11 digits"},
 		{"a snils with letters", header + "\n\n\n112233445AB,3,2024-01-01,\n", "line 4: snils is not 11 digits"},
-		{"children not a number", header + "\n" + snils + ",three,2024-01-01,\n", `line 2: children "three" is not a number`},
-		{"negative children", header + "\n" + snils + ",-3,2024-01-01,\n", `line 2: children "-3"`},
-		{"no valid_from", header + "\n" + snils + ",3,,\n", `line 2: valid_from "" is not a date`},
-		{"a Russian date", header + "\n" + snils + ",3,01.02.2024,\n", `line 2: valid_from "01.02.2024" is not a date`},
-		{"February 30", header + "\n" + snils + ",3,2024-01-01,2024-02-30\n", `line 2: valid_to "2024-02-30" is not a date`},
-		{"ending before it starts", header + "\n" + snils + ",3,2024-01-01,2023-12-31\n", "line 2: valid_to 2023-12-31 is before valid_from 2024-01-01"},
+		{"children not a number", header + "\n" + snils + ",three,2024-01-01,\n", "line 2: children is not a whole number"},
+		{"negative children", header + "\n" + snils + ",-3,2024-01-01,\n", "line 2: children is not a whole number from 0 to 99"},
+		{"no valid_from", header + "\n" + snils + ",3,,\n", "line 2: valid_from is not a date"},
+		{"a Russian date", header + "\n" + snils + ",3,01.02.2024,\n", "line 2: valid_from is not a date"},
+		{"February 30", header + "\n" + snils + ",3,2024-01-01,2024-02-30\n", "line 2: valid_to is not a date"},
+		{"ending before it starts", header + "\n" + snils + ",3,2024-01-01,2023-12-31\n", "line 2: valid_to is before valid_from"},
 		{"a bare quote", header + "\n" + snils + `,3,2024"-01-01,` + "\n", "line 2:"},
+		// A SNILS in another column is not echoed either.
+		{"a snils for children", header + "\n" + snils + "," + snils + ",2024-01-01,\n", "line 2: children is not"},
+		{"a snils for a date", header + "\n" + snils + ",3," + snils + ",\n", "line 2: valid_from is not"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "register.csv")
