@@ -165,6 +165,17 @@ func parseRegistry(data []byte) (*registry, error) {
 	case len(data) > 0 && data[len(data)-1] != '\n':
 		return nil, errors.New("the last line does not end")
 	}
+	// What was read must be what the sink would write of it, byte for
+	// byte: a number spelt "+100" or "01", a line ending in CRLF, is an
+	// edit, and an edited registry stops the sink.
+	if want := r.format(); !bytes.Equal(want, data) {
+		got, std := strings.Split(string(data), "\n"), strings.Split(string(want), "\n")
+		n := 0
+		for n < len(got) && n < len(std) && got[n] == std[n] {
+			n++
+		}
+		return nil, fmt.Errorf("line %d is not as the sink writes it", n+1)
+	}
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,6 +55,10 @@ func TestParseRegistryErrors(t *testing.T) {
 		{"a bad period", head + strings.Replace(line, "|||p", "|2026-13-01||p", 1) + tail, `line 2: period date "2026-13-01"`},
 		{"an unknown line", head + "NOTE|x\n" + line + tail, "line 2: not an order or a trailer"},
 		{"the last line cut", head + line + strings.TrimSuffix(tail, "\n"), "the last line does not end"},
+		{"CRLF", strings.ReplaceAll(head+line+tail, "\n", "\r\n"), "line 1 is not as the sink writes it"},
+		{"a plus sign", head + strings.Replace(line, "|100|", "|+100|", 1) + tail, "line 2 is not as the sink writes it"},
+		{"a leading zero", head + strings.Replace(line, "ORDER|1|", "ORDER|01|", 1) + tail, "line 2 is not as the sink writes it"},
+		{"a count with a sign", strings.Replace(head, "|1|", "|+1|", 1) + line + "TOTAL|+1|100\n", "line 3: the trailer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseRegistry([]byte(tc.in))
@@ -76,6 +81,9 @@ func FuzzParseRegistry(f *testing.F) {
 		reg, err := parseRegistry(data)
 		if err != nil {
 			return
+		}
+		if !bytes.Equal(reg.format(), data) {
+			t.Fatalf("read, though the sink would write it otherwise:\n%q\n%q", data, reg.format())
 		}
 		for i := range reg.Orders {
 			if reason := checkOrder(&reg.Orders[i]); reason != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -239,7 +240,7 @@ func TestEditedDirectory(t *testing.T) {
 			}
 		}, `registry 20260614-000003.reg calls itself "20260614-000001"`},
 		{"rejections garbled", func(t *testing.T, dir string) {
-			if err := os.WriteFile(filepath.Join(dir, rejectedFile), []byte("{\"order\":\"o2\"}\nnot json\n"), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, rejectedFile), []byte("{\"order\":\"o2\",\"reason\":\"amount 0 kopecks is not positive\"}\nnot json\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}, rejectedFile + " line 2"},
@@ -433,4 +434,18 @@ func TestBinary(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(again, got) {
 		t.Errorf("Statuses from a new process = %+v, %v; want %+v", again, err, got)
 	}
+}
+
+// FuzzParseRejections: reading never panics, and what reads is what the
+// sink would write of it.
+func FuzzParseRejections(f *testing.F) {
+	f.Add(rejectionsText([]rejection{{Order: "o2", Reason: "amount 0 kopecks is not positive"}, {Order: "o8", Reason: `purpose holds "|"`}}))
+	f.Add([]byte("{\"order\":\"o2\"}\nnot json\n"))
+	f.Add([]byte("{\"order\":\"o2\",\"reason\":\"x\",\"extra\":1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := parseRejections(data)
+		if err == nil && !bytes.Equal(rejectionsText(rs), data) {
+			t.Fatalf("read %q, though the sink would write %q", data, rejectionsText(rs))
+		}
+	})
 }
