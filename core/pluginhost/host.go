@@ -119,6 +119,7 @@ type Host struct {
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+	starts sync.WaitGroup // starts under way, which Close waits for
 }
 
 type procKey struct {
@@ -191,6 +192,9 @@ func (h *Host) Close() {
 	for _, p := range ps {
 		p.retire()
 	}
+	// A start under way ends within StartTimeout, and its process is
+	// killed then: none outlives Close.
+	h.starts.Wait()
 }
 
 // Dir is the plug-in directory.
@@ -291,7 +295,7 @@ func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, 
 		if ok {
 			go p.retire() // the region changed its configuration
 		}
-		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config}
+		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config, retiredCh: make(chan struct{})}
 		h.procs[key] = p
 	}
 	return p, nil
@@ -354,8 +358,9 @@ type proc struct {
 	// a call runs: a caller waits for a start (or its back-off) on the
 	// start's done, and may stop waiting when its context ends.
 	mu        sync.Mutex
-	starting  *starting // the start under way; nil: none
-	retired   bool      // replaced by a new configuration, or the host closed: never starts again
+	starting  *starting     // the start under way; nil: none
+	retired   bool          // replaced by a new configuration, or the host closed: never starts again
+	retiredCh chan struct{} // closed once retired
 	client    *plugin.Client
 	gone      chan struct{} // closed once the process is killed: its thread may end
 	rpc       plugin.ClientProtocol
@@ -383,83 +388,96 @@ func (p *proc) labels() []string { return []string{p.entry.Name, p.region} }
 
 // dispense is the running process's client, starting it if need be. One
 // start runs at a time, whoever asked for it; a caller whose context ends
-// stops waiting, and the start goes on for the next.
+// stops waiting, and the start goes on for the next. A caller waits for
+// one start at most: should that process be gone already, call's
+// attempts decide whether to start another.
 func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		p.mu.Lock()
-		if p.retired {
-			p.mu.Unlock()
-			return nil, nil, errRetired
-		}
-		p.lastUsed = time.Now()
-		if c := p.client; c != nil && !c.Exited() {
-			raw := p.raw
-			p.mu.Unlock()
-			return raw, c, nil
-		}
-		s := p.starting
-		if s == nil {
-			if c := p.client; c != nil { // it died between calls
-				p.ended(c, "crash", "the process exited between calls")
-			}
-			s = &starting{done: make(chan struct{})}
-			p.starting = s
-			go p.startAfterBackOff(s, time.Until(p.retryAt))
-		}
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-s.done:
-		}
-		if s.err != nil {
-			return nil, nil, s.err
-		}
-		// Started: take it, unless it has died or been retired already.
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
 	}
+	var finish func()
+	p.mu.Lock()
+	if p.retired {
+		p.mu.Unlock()
+		return nil, nil, errRetired
+	}
+	p.lastUsed = time.Now()
+	if c := p.client; c != nil && !c.Exited() {
+		raw := p.raw
+		p.mu.Unlock()
+		return raw, c, nil
+	}
+	s := p.starting
+	if s == nil {
+		if c := p.client; c != nil { // it died between calls
+			finish = p.ended(c, "crash", "the process exited between calls")
+		}
+		s = &starting{done: make(chan struct{})}
+		p.starting = s
+		p.h.starts.Add(1)
+		go p.startAfterBackOff(s, time.Until(p.retryAt))
+	}
+	p.mu.Unlock()
+	if finish != nil {
+		finish()
+	}
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-s.done:
+	}
+	if s.err != nil {
+		return nil, nil, s.err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.client; c != nil && !c.Exited() && !p.retired {
+		return p.raw, c, nil
+	}
+	return nil, nil, errors.New("the process ended as soon as it started")
 }
 
 // startAfterBackOff starts the process once the back-off has passed and
 // records how it went in s.
 func (p *proc) startAfterBackOff(s *starting, wait time.Duration) {
+	defer p.h.starts.Done()
 	if wait > 0 {
 		select {
 		case <-time.After(wait):
 		case <-p.h.stop:
+		case <-p.retiredCh:
 		}
 	}
 	var l launched
 	var err error
-	select {
-	case <-p.h.stop:
-		err = errRetired // the host is closing
-	default:
+	p.mu.Lock()
+	retired := p.retired
+	p.mu.Unlock()
+	if retired {
+		err = errRetired
+	} else {
 		l, err = p.startLowered()
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	defer close(s.done)
-	p.starting = nil
 	switch {
+	case errors.Is(err, errRetired):
 	case err != nil:
 		p.lastError = err.Error()
 		if !errors.Is(err, ErrRefused) {
 			p.backOff()
 		}
-		s.err = err
 	case p.retired:
-		// Replaced while it started: no caller may use it.
-		killGroup(l.pid)
-		l.client.Kill()
-		close(l.gone)
-		s.err = errRetired
+		// Retired while it started: no caller may use it.
+		err = errRetired
+		defer l.end()
 	default:
 		p.client, p.rpc, p.raw, p.pid, p.gone = l.client, l.rpc, l.raw, l.pid, l.gone
 		p.h.m.processes.WithLabelValues(p.labels()...).Set(1)
 	}
+	p.starting = nil
+	s.err = err
+	close(s.done)
+	p.mu.Unlock()
 }
 
 // launched is a process that has started and answered the handshake.
@@ -469,6 +487,27 @@ type launched struct {
 	raw    any
 	pid    int
 	gone   chan struct{}
+}
+
+// end kills a launched process: its group at once, with SIGKILL, then
+// go-plugin's client, which reaps it. That Kill waits for the process's
+// output to close, which a child that left the group may hold open for as
+// long as it lives: end waits for it a second at most and lets it finish
+// in the background. The thread that started the process may then end.
+func (l launched) end() {
+	killGroup(l.pid)
+	reaped := make(chan struct{})
+	go func() {
+		l.client.Kill()
+		if l.gone != nil {
+			close(l.gone)
+		}
+		close(reaped)
+	}()
+	select {
+	case <-reaped:
+	case <-time.After(time.Second):
+	}
 }
 
 // startLowered starts the process from an OS thread of its own at the
@@ -499,14 +538,6 @@ func (p *proc) startLowered() (launched, error) {
 	r := <-started
 	r.l.gone = gone
 	return r.l, r.err
-}
-
-// processGone lets the thread that started the process end (p.mu held).
-func (p *proc) processGone() {
-	if p.gone != nil {
-		close(p.gone)
-		p.gone = nil
-	}
 }
 
 // start starts the process and answers the handshake, or fails with the
@@ -563,10 +594,11 @@ func (p *proc) start() (launched, error) {
 	// waits for its output to close, which a child of its own holding it
 	// open would otherwise put off for as long as that child lives.
 	abandon := func() {
+		l := launched{client: c}
 		if cmd.Process != nil {
-			killGroup(cmd.Process.Pid)
+			l.pid = cmd.Process.Pid
 		}
-		c.Kill()
+		l.end()
 	}
 	rpc, err := c.Client()
 	if err != nil {
@@ -630,21 +662,25 @@ func (p *proc) backOff() {
 	p.retryAt = time.Now().Add(d)
 }
 
-// kill ends a process at once: its whole process group, SIGKILL.
+// kill ends a process at once: its whole process group, SIGKILL. An idle
+// process a call has used since the check is left running.
 func (p *proc) kill(c *plugin.Client, reason, detail string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.client != c || c == nil {
-		return // restarted already
+	if p.client != c || c == nil || reason == "idle" && time.Since(p.lastUsed) <= p.h.opts.IdleAfter {
+		p.mu.Unlock()
+		return // restarted already, or in use again
 	}
-	p.ended(c, reason, detail)
+	finish := p.ended(c, reason, detail)
+	p.mu.Unlock()
+	finish()
 }
 
-// ended kills the process c and counts why (p.mu held, c the running one).
-func (p *proc) ended(c *plugin.Client, reason, detail string) {
-	killGroup(p.pid)
-	c.Kill()
-	p.processGone()
+// ended takes the running process c off p and counts why (p.mu held). It
+// returns what ends the process, to run once p.mu is released: nothing
+// that can wait — go-plugin's Kill, the incident's row — is done under it.
+func (p *proc) ended(c *plugin.Client, reason, detail string) (finish func()) {
+	l := launched{client: c, pid: p.pid, gone: p.gone}
+	p.gone = nil
 	p.client, p.raw, p.rpc = nil, nil, nil
 	p.restarts++
 	p.lastError = detail
@@ -652,20 +688,32 @@ func (p *proc) ended(c *plugin.Client, reason, detail string) {
 	p.h.m.processes.WithLabelValues(p.labels()...).Set(0)
 	if reason != "idle" {
 		p.backOff()
-		p.incident(reason, detail)
+	}
+	return func() {
+		l.end()
+		if reason != "idle" {
+			p.incident(reason, detail)
+		}
 	}
 }
 
 // retire stops the process for good: the region replaced its
-// configuration, or the host is closing. A start under way is killed when
-// it is done.
+// configuration, or the host is closing. A start waiting out its back-off
+// gives up; one under way is killed when it is done.
 func (p *proc) retire() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.retired = true
-	if c := p.client; c != nil {
-		p.ended(c, "idle", "stopped")
+	if p.retired {
+		p.mu.Unlock()
+		return
 	}
+	p.retired = true
+	close(p.retiredCh)
+	finish := func() {}
+	if c := p.client; c != nil {
+		finish = p.ended(c, "idle", "stopped")
+	}
+	p.mu.Unlock()
+	finish()
 }
 
 // check stops a running process that is idle, has exited or does not

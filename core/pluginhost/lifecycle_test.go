@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,6 +90,9 @@ func TestStoppedPluginFailsItsPing(t *testing.T) {
 func TestCallersDeadlineKillsAHang(t *testing.T) {
 	f := newFixture(t, store.SQLite, fast()) // CallTimeout 20 s
 	ev := f.enable(t, "66", "contract", map[string]any{"hang": true})
+	if _, err := f.host.Describe(f.ctx("66"), "contract"); err != nil { // started, and answering
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	if _, err := ev.Evaluate(ctx, measuretest.Cases(3)); !errors.Is(err, context.Canceled) {
@@ -229,5 +233,84 @@ func TestStartWaitsEndWithTheCaller(t *testing.T) {
 	}
 	if n := incidents(t, f, "checksum"); n != 1 {
 		t.Errorf("%d checksum incidents for five refused calls, want 1", n)
+	}
+}
+
+// A process retired while its start waits out a back-off (the region
+// changed the configuration meanwhile) never starts with the old one.
+func TestRetiredProcessNeverStartsAgain(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	log := filepath.Join(t.TempDir(), "starts")
+	f.install(t, "failing", "1.0.0", []byte("#!/bin/sh\necho \"$TREASURY_PLUGIN_CONFIG\" >> "+log+"\nexit 1\n"))
+	ev := f.enable(t, "66", "failing", map[string]any{"generation": "old"})
+	for range 2 { // six failed starts: the next waits 3.2 s
+		if _, err := ev.Evaluate(context.Background(), measuretest.Cases(1)); err == nil {
+			t.Fatal("a plug-in that exits at once answered")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, _ = ev.Evaluate(ctx, measuretest.Cases(1)) // leaves a start waiting out the back-off
+	cancel()
+	before, _ := os.ReadFile(log)
+	f.enable(t, "66", "failing", map[string]any{"generation": "new"})
+	time.Sleep(4 * time.Second)
+	after, _ := os.ReadFile(log)
+	if added := strings.TrimPrefix(string(after), string(before)); strings.Contains(added, "old") {
+		t.Errorf("started with the old configuration after it was replaced: %q", added)
+	}
+}
+
+// One call starts at most MaxAttempts processes, even of a plug-in that
+// answers the handshake and exits at once.
+func TestOneCallStartsAtMostMaxAttempts(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	log := filepath.Join(t.TempDir(), "starts")
+	f.install(t, "flaky", "1.0.0", []byte("#!/bin/sh\necho x >> "+log+"\necho '1|1|tcp|127.0.0.1:1|grpc'\nexit 0\n"))
+	ev := f.enable(t, "66", "flaky", map[string]any{})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := ev.Evaluate(ctx, measuretest.Cases(1)); err == nil {
+		t.Fatal("a plug-in that exits at once answered")
+	}
+	b, _ := os.ReadFile(log)
+	if n := strings.Count(string(b), "x"); n < 1 || n > 3 {
+		t.Errorf("%d processes started for one call; MaxAttempts is 3", n)
+	}
+}
+
+// A plug-in's child that left its process group, holding the plug-in's
+// output open, holds up neither Close nor anyone asking for the
+// processes: go-plugin's Kill, which waits for that output, runs with no
+// lock held and is not waited for past a second.
+func TestStrayChildHoldsNothingUp(t *testing.T) {
+	f := newFixture(t, store.SQLite, fast())
+	tmp := t.TempDir()
+	real := filepath.Join(tmp, "testplugin")
+	if err := os.WriteFile(real, testPlugin(t), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(tmp, "pid")
+	f.install(t, "escaper", "1.0.0", []byte("#!/bin/sh\nsetsid sh -c 'echo $$ > "+pidFile+"; exec sleep 60' &\nexec "+real+"\n"))
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	ev := f.enable(t, "66", "escaper", map[string]any{})
+	if _, err := ev.Evaluate(context.Background(), measuretest.Cases(1)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { f.host.Close(); close(closed) }()
+	listed := make(chan struct{})
+	go func() { f.host.Processes(); close(listed) }()
+	for what, ch := range map[string]chan struct{}{"Close": closed, "Processes": listed} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s blocked", what)
+		}
 	}
 }
