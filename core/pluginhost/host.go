@@ -384,7 +384,8 @@ type starting struct {
 // again against the host.
 var errRetired = errors.New("pluginhost: the process was replaced")
 
-func (p *proc) labels() []string { return []string{p.entry.Name, p.region} }
+// labels are a process's: two versions of a plug-in may run for a region at once.
+func (p *proc) labels() []string { return []string{p.entry.Name, p.entry.Version, p.region} }
 
 // dispense is the running process's client, starting it if need be. One
 // start runs at a time, whoever asked for it; a caller whose context ends

@@ -68,8 +68,7 @@ func TestStoppedPluginFailsItsPing(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 5*time.Second, "the stopped process killed", func() bool { return !processAlive(pid) })
-	assertIncident(t, f, "health")
+	within(t, 5*time.Second, "the stopped process killed, and recorded", func() bool { return !processAlive(pid) && incidents(t, f, "health") == 1 })
 	for _, p := range f.host.Processes() {
 		if p.Region == "16" && (!p.Running || p.Restarts != 0) {
 			t.Errorf("region 16's process meanwhile: %+v", p)
@@ -114,9 +113,7 @@ func TestCallersDeadlineKillsAHang(t *testing.T) {
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("it took %s", took)
 	}
-	if processAlive(pid) {
-		t.Error("the hung process still runs")
-	}
+	within(t, 2*time.Second, "the hung process killed", func() bool { return !processAlive(pid) })
 	assertIncident(t, f, "hang")
 }
 

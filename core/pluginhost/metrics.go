@@ -26,7 +26,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Help: "Plug-in processes ended by the host, by reason (crash, hang, health, idle)."},
 			[]string{"plugin", "region", "reason"}),
 		processes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "treasury_plugin_processes",
-			Help: "Running plug-in processes."}, []string{"plugin", "region"}),
+			Help: "Running plug-in processes."}, []string{"plugin", "version", "region"}),
 	}
 	if r == nil {
 		return m, nil
