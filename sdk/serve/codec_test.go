@@ -100,3 +100,40 @@ func TestPoolSizes(t *testing.T) {
 		t.Fatal("a string marshalled")
 	}
 }
+
+// FuzzCodecUnmarshal: the codec reads any bytes, in any frames, as
+// protobuf does: the same message or the same refusal, and an Empty keeps
+// every byte.
+func FuzzCodecUnmarshal(f *testing.F) {
+	req, err := proto.Marshal(&pluginv1.EvaluateRequest{Explain: true, Cases: &pluginv1.Cases{Age: []int64{1, 2, 3}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(req, uint16(1))
+	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}, uint16(2))
+	f.Add([]byte{}, uint16(7))
+	f.Fuzz(func(t *testing.T, b []byte, frame uint16) {
+		frames := func() mem.BufferSlice {
+			k := max(int(frame), 1)
+			var s mem.BufferSlice
+			for rest := b; len(rest) > 0; rest = rest[min(k, len(rest)):] {
+				s = append(s, mem.Copy(rest[:min(k, len(rest))], pool))
+			}
+			return s
+		}
+		var got, want pluginv1.EvaluateRequest
+		data := frames()
+		err := codec{}.Unmarshal(data, &got)
+		data.Free()
+		werr := proto.Unmarshal(b, &want)
+		if (err == nil) != (werr == nil) || err == nil && !proto.Equal(&got, &want) {
+			t.Fatalf("codec: %v; protobuf: %v", err, werr)
+		}
+		var e emptypb.Empty
+		data = frames()
+		if err := (codec{}).Unmarshal(data, &e); err != nil || !bytes.Equal(e.ProtoReflect().GetUnknown(), b) {
+			t.Fatalf("an Empty kept %d of %d bytes: %v", len(e.ProtoReflect().GetUnknown()), len(b), err)
+		}
+		data.Free()
+	})
+}
