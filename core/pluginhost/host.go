@@ -834,14 +834,17 @@ func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Cont
 			last = err
 			continue
 		}
+		budget := p.h.opts.CallTimeout
+		if d, ok := ctx.Deadline(); ok {
+			budget = min(budget, time.Until(d))
+		}
 		cctx, cancel := context.WithTimeout(sdk.WithTenant(ctx, p.region), p.h.opts.CallTimeout)
 		start := time.Now()
-		deadline, _ := cctx.Deadline()
 		err = fn(cctx, raw)
 		// The host's own deadline always counts; a caller's, when it left
 		// the plug-in time enough to answer.
 		hung := errors.Is(cctx.Err(), context.DeadlineExceeded) &&
-			(ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) && deadline.Sub(start) >= minHangRoom)
+			(ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) && budget >= minHangRoom)
 		cancel()
 		elapsed := time.Since(start)
 		switch {
@@ -851,7 +854,7 @@ func (p *proc) call(ctx context.Context, method string, fn func(ctx context.Cont
 			return nil
 		case hung:
 			p.h.m.call(p, method, "hang", elapsed)
-			detail := fmt.Sprintf("%s did not answer within %s; killed", method, deadline.Sub(start).Round(time.Millisecond))
+			detail := fmt.Sprintf("%s did not answer within %s; killed", method, budget.Round(time.Millisecond))
 			p.kill(client, "hang", detail)
 			return fail(p, errors.New(detail), true)
 		case ctx.Err() != nil:
