@@ -71,13 +71,30 @@ func frozenCopy(path string) (exe *os.File, sum []byte, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	defer src.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			_ = src.Close()
+		}
+	}()
 	if err := checkMode(src); err != nil {
 		return nil, nil, err
 	}
-	fd, err := unix.MemfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	fd, err := memfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if errors.Is(err, unix.EINVAL) { // a kernel before 6.3, which has no MFD_EXEC: executable already
-		fd, err = unix.MemfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		fd, err = memfdCreate(filepath.Base(path), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+		// No executable memory files here (vm.memfd_noexec=2, a sandbox
+		// without memfd_create): the process starts from the descriptor
+		// opened above and hashed now. A file renamed over the path no
+		// longer runs in its place; one written into in place still could.
+		h := sha256.New()
+		if _, err := io.Copy(h, src); err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		keep = true
+		return src, h.Sum(nil), nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("a memory file for %s: %w", path, err)
@@ -101,3 +118,6 @@ func frozenCopy(path string) (exe *os.File, sum []byte, err error) {
 // can open it too. The host's own descriptor of it is close-on-exec: no
 // other child sees it.
 const childExe = "/proc/self/fd/3"
+
+// memfdCreate is unix.MemfdCreate; a test takes it away.
+var memfdCreate = unix.MemfdCreate
