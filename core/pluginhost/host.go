@@ -295,7 +295,7 @@ func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, 
 		if ok {
 			go p.retire() // the region changed its configuration
 		}
-		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config, retiredCh: make(chan struct{})}
+		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config, retired: make(chan struct{})}
 		h.procs[key] = p
 	}
 	return p, nil
@@ -357,10 +357,11 @@ type proc struct {
 	// mu guards what follows. It is never held while a process starts or
 	// a call runs: a caller waits for a start (or its back-off) on the
 	// start's done, and may stop waiting when its context ends.
-	mu        sync.Mutex
-	starting  *starting     // the start under way; nil: none
-	retired   bool          // replaced by a new configuration, or the host closed: never starts again
-	retiredCh chan struct{} // closed once retired
+	mu       sync.Mutex
+	starting *starting // the start under way; nil: none
+	// retired is closed once the process is replaced by a new
+	// configuration, or the host closes: it never starts again.
+	retired   chan struct{}
 	client    *plugin.Client
 	gone      chan struct{} // closed once the process is killed: its thread may end
 	rpc       plugin.ClientProtocol
@@ -371,6 +372,15 @@ type proc struct {
 	restarts  int
 	lastUsed  time.Time
 	lastError string
+}
+
+func (p *proc) isRetired() bool {
+	select {
+	case <-p.retired:
+		return true
+	default:
+		return false
+	}
 }
 
 // starting is a start under way; err is its error once done is closed.
@@ -398,7 +408,7 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 	}
 	var finish func()
 	p.mu.Lock()
-	if p.retired {
+	if p.isRetired() {
 		p.mu.Unlock()
 		return nil, nil, errRetired
 	}
@@ -432,7 +442,7 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.client; c != nil && !c.Exited() && !p.retired {
+	if c := p.client; c != nil && !c.Exited() && !p.isRetired() {
 		return p.raw, c, nil
 	}
 	return nil, nil, errors.New("the process ended as soon as it started")
@@ -446,17 +456,12 @@ func (p *proc) startAfterBackOff(s *starting, wait time.Duration) {
 		select {
 		case <-time.After(wait):
 		case <-p.h.stop:
-		case <-p.retiredCh:
+		case <-p.retired:
 		}
 	}
 	var l launched
-	var err error
-	p.mu.Lock()
-	retired := p.retired
-	p.mu.Unlock()
-	if retired {
-		err = errRetired
-	} else {
+	err := errRetired
+	if !p.isRetired() {
 		l, err = p.startLowered()
 	}
 	p.mu.Lock()
@@ -467,7 +472,7 @@ func (p *proc) startAfterBackOff(s *starting, wait time.Duration) {
 		if !errors.Is(err, ErrRefused) {
 			p.backOff()
 		}
-	case p.retired:
+	case p.isRetired():
 		// Retired while it started: no caller may use it.
 		err = errRetired
 		defer l.end()
@@ -703,12 +708,11 @@ func (p *proc) ended(c *plugin.Client, reason, detail string) (finish func()) {
 // gives up; one under way is killed when it is done.
 func (p *proc) retire() {
 	p.mu.Lock()
-	if p.retired {
+	if p.isRetired() {
 		p.mu.Unlock()
 		return
 	}
-	p.retired = true
-	close(p.retiredCh)
+	close(p.retired)
 	finish := func() {}
 	if c := p.client; c != nil {
 		finish = p.ended(c, "idle", "stopped")
