@@ -442,7 +442,10 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.client; c != nil && !c.Exited() && !p.isRetired() {
+	switch c := p.client; {
+	case p.isRetired():
+		return nil, nil, errRetired
+	case c != nil && !c.Exited():
 		return p.raw, c, nil
 	}
 	return nil, nil, errors.New("the process ended as soon as it started")
@@ -453,9 +456,9 @@ func (p *proc) dispense(ctx context.Context) (any, *plugin.Client, error) {
 func (p *proc) startAfterBackOff(s *starting, wait time.Duration) {
 	defer p.h.starts.Done()
 	if wait > 0 {
+		// Close retires every process, which ends the wait too.
 		select {
 		case <-time.After(wait):
-		case <-p.h.stop:
 		case <-p.retired:
 		}
 	}
