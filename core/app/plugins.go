@@ -59,15 +59,16 @@ func BuildPlugin(ctx context.Context, cfg Config, b PluginBuild, out, errOut io.
 	if err != nil {
 		return err
 	}
-	// Never over a binary already there: the catalog may hold its
-	// checksum, and every region using it would be refused. The same
-	// source builds the same bytes (-trimpath), which is no change.
-	if err := os.Link(tmp, filepath.Join(dir, file)); errors.Is(err, fs.ErrExist) {
+	// The same source builds the same bytes (-trimpath), which is no
+	// change; other bytes under a name already there are refused.
+	taken, err := placeNew(tmp, dir, file)
+	if err != nil {
+		return err
+	}
+	if taken {
 		if was, err := pluginhost.FileSHA256(filepath.Join(dir, file)); err != nil || was != sum {
 			return configErrorf("%s is in the plug-in directory already, built from other source: a new binary is a new version", file)
 		}
-	} else if err != nil {
-		return err
 	}
 	fmt.Fprintf(out, "built %s\nsha256 %s\nregister it: treasury plugins register %s --name %s --version %s --kind <kind>\n",
 		filepath.Join(dir, file), sum, file, b.Name, b.Version)
@@ -152,10 +153,25 @@ func copyInto(dir, path, name string) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+	taken, err := placeNew(tmp.Name(), dir, name)
+	if err != nil {
+		return "", err
+	}
+	if taken {
 		return "", configErrorf("%s is in the plug-in directory already: a new binary is a new version", name)
 	}
-	return name, os.Rename(tmp.Name(), filepath.Join(dir, name))
+	return name, nil
+}
+
+// placeNew gives the file tmp the name name in dir as well, never over a
+// file already there (taken): the catalog may hold that file's checksum,
+// and every region using it would be refused. The caller removes tmp.
+func placeNew(tmp, dir, name string) (taken bool, err error) {
+	err = os.Link(tmp, filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrExist) {
+		return true, nil
+	}
+	return false, err
 }
 
 // ListPlugins prints the catalog, or a region's enabled plug-ins.
