@@ -16,29 +16,33 @@ import (
 // bytes it is given, read as that kind's response.
 type answers struct{ raw []byte }
 
+// answer reads raw as a response of type T.
+func answer[T any, P interface {
+	*T
+	proto.Message
+}](raw []byte) (P, error) {
+	r := P(new(T))
+	return r, proto.Unmarshal(raw, r)
+}
+
 func (a answers) Facts(context.Context, *pluginv1.FactsRequest, ...grpc.CallOption) (*pluginv1.FactsResponse, error) {
-	r := &pluginv1.FactsResponse{}
-	return r, proto.Unmarshal(a.raw, r)
+	return answer[pluginv1.FactsResponse](a.raw)
 }
 
 func (a answers) Events(context.Context, *pluginv1.EventsRequest, ...grpc.CallOption) (*pluginv1.EventsResponse, error) {
-	r := &pluginv1.EventsResponse{}
-	return r, proto.Unmarshal(a.raw, r)
+	return answer[pluginv1.EventsResponse](a.raw)
 }
 
 func (a answers) Submit(context.Context, *pluginv1.SubmitRequest, ...grpc.CallOption) (*pluginv1.SubmitResponse, error) {
-	r := &pluginv1.SubmitResponse{}
-	return r, proto.Unmarshal(a.raw, r)
+	return answer[pluginv1.SubmitResponse](a.raw)
 }
 
 func (a answers) Statuses(context.Context, *pluginv1.StatusesRequest, ...grpc.CallOption) (*pluginv1.StatusesResponse, error) {
-	r := &pluginv1.StatusesResponse{}
-	return r, proto.Unmarshal(a.raw, r)
+	return answer[pluginv1.StatusesResponse](a.raw)
 }
 
 func (a answers) Deliver(context.Context, *pluginv1.DeliverRequest, ...grpc.CallOption) (*pluginv1.DeliverResponse, error) {
-	r := &pluginv1.DeliverResponse{}
-	return r, proto.Unmarshal(a.raw, r)
+	return answer[pluginv1.DeliverResponse](a.raw)
 }
 
 // FuzzConnectorAnswers: whatever a connector answers, the host's reading
