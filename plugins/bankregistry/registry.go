@@ -169,14 +169,20 @@ func parseRegistry(data []byte) (*registry, error) {
 	// byte: a number spelt "+100" or "01", a line ending in CRLF, is an
 	// edit, and an edited registry stops the sink.
 	if want := r.format(); !bytes.Equal(want, data) {
-		got, std := strings.Split(string(data), "\n"), strings.Split(string(want), "\n")
-		n := 0
-		for n < len(got) && n < len(std) && got[n] == std[n] {
-			n++
-		}
-		return nil, fmt.Errorf("line %d is not as the sink writes it", n+1)
+		return nil, fmt.Errorf("line %d is not as the sink writes it", firstLineApart(data, want))
 	}
 	return r, nil
+}
+
+// firstLineApart is the number of the first line in which got and want,
+// which differ, differ.
+func firstLineApart(got, want []byte) int {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	n := 0
+	for n < len(g) && n < len(w) && g[n] == w[n] {
+		n++
+	}
+	return n + 1
 }
 
 // parseOrder reads the fields orderFields wrote; an order read back must

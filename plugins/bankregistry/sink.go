@@ -276,20 +276,16 @@ func readRejections(path string) ([]rejection, error) {
 }
 
 // parseRejections reads rejectedFile's lines, which must be as the sink
-// writes them: anything else is an edit, which stops the sink.
+// writes them, byte for byte (as parseRegistry reads a registry): anything
+// else is an edit, which stops the sink.
 func parseRejections(data []byte) ([]rejection, error) {
 	var out []rejection
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		var r rejection
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return nil, fmt.Errorf("%s line %d: %v", rejectedFile, n, err)
-		}
-		if line := rejectionsText([]rejection{r}); !bytes.Equal(line[:len(line)-1], sc.Bytes()) {
-			return nil, fmt.Errorf("%s line %d is not as the sink writes it", rejectedFile, n)
 		}
 		out = append(out, r)
 	}
@@ -298,6 +294,9 @@ func parseRejections(data []byte) ([]rejection, error) {
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		return nil, fmt.Errorf("%s: the last line does not end", rejectedFile)
+	}
+	if want := rejectionsText(out); !bytes.Equal(want, data) {
+		return nil, fmt.Errorf("%s line %d is not as the sink writes it", rejectedFile, firstLineApart(data, want))
 	}
 	return out, nil
 }

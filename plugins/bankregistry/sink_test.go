@@ -449,3 +449,23 @@ func FuzzParseRejections(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRejectionsAsWritten: the rejections file reads only as the
+// sink writes it; an edit names its line.
+func TestParseRejectionsAsWritten(t *testing.T) {
+	good := `{"order":"o2","reason":"amount 0 kopecks is not positive"}` + "\n"
+	if rs, err := parseRejections([]byte(good + good)); err != nil || len(rs) != 2 {
+		t.Errorf("as written: %v, %v", rs, err)
+	}
+	for _, tc := range []struct{ name, in, want string }{
+		{"an unknown field", good + `{"order":"o3","reason":"x","by":"me"}` + "\n", "line 2 is not as the sink writes it"},
+		{"CRLF", strings.ReplaceAll(good, "\n", "\r\n"), "line 1 is not as the sink writes it"},
+		{"no end to the last line", strings.TrimSuffix(good, "\n"), "the last line does not end"},
+		{"spaces", `{"order": "o2", "reason": "amount 0 kopecks is not positive"}` + "\n", "line 1 is not as the sink writes it"},
+		{"not JSON", good + "not json\n", rejectedFile + " line 2:"},
+	} {
+		if _, err := parseRejections([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
