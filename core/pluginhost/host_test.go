@@ -292,13 +292,14 @@ func processAlive(pid int) bool {
 // wrong persons, and not retried.
 func TestGarbageAnswers(t *testing.T) {
 	f := newFixture(t, store.SQLite, fast())
-	// One outcome too few is caught by the SDK in the plug-in's process;
-	// outcomes of other cases by the host.
+	// One outcome too few and outcomes of other cases are caught by the
+	// SDK in the plug-in's process (the host checks the ids of a plug-in
+	// that sends them: sdk/grpcplugin's TestOutcomesOfOtherCasesRefused).
 	for region, garbage := range map[string]string{"66": "count", "16": "ids"} {
 		ev := f.enable(t, region, "contract", map[string]any{"garbage": garbage})
 		_, err := ev.Evaluate(context.Background(), measuretest.Cases(10))
 		var se *sdk.Error
-		want := map[string]string{"count": "9 outcomes for 10 cases", "ids": "answered against the protocol: outcome 0 is of case"}[garbage]
+		want := map[string]string{"count": "9 outcomes for 10 cases", "ids": `the measure gave outcome 0 for case "someone else", not "case-0"`}[garbage]
 		if !errors.As(err, &se) || se.Upstream || !strings.Contains(err.Error(), want) {
 			t.Fatalf("garbage %q: %v", garbage, err)
 		}

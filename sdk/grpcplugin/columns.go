@@ -1,6 +1,7 @@
 package grpcplugin
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -398,14 +399,19 @@ func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
 }
 
 // outcomesInto writes outcomes as columns into o, reusing its arrays;
-// without explain, the explanations stay behind.
-func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain bool) *pluginv1.Outcomes {
-	n, k, ids, failures := len(os), 0, 0, 0
+// without explain, the explanations stay behind, and without ids the
+// case ids (the host matches outcomes to cases by their order).
+func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids bool) *pluginv1.Outcomes {
+	n, k, idBytes, failures := len(os), 0, 0, 0
 	for i := range os {
 		k += len(os[i].Conditions)
-		ids, failures = ids+len(os[i].CaseID), failures+len(os[i].Error)
+		idBytes, failures = idBytes+len(os[i].CaseID), failures+len(os[i].Error)
 	}
-	o.CaseId, o.Error, o.ConditionNames = textsFor(o.CaseId, n, ids), textsFor(o.Error, n, failures), textsFor(o.ConditionNames, 0, 0)
+	o.CaseId = nil
+	if ids {
+		o.CaseId = textsFor(o.CaseId, n, idBytes)
+	}
+	o.Error, o.ConditionNames = textsFor(o.Error, n, failures), textsFor(o.ConditionNames, 0, 0)
 	o.Eligible, o.AmountKopecks, o.Start, o.End = sized(o.Eligible, n), sized(o.AmountKopecks, n), sized(o.Start, n), sized(o.End, n)
 	o.ConditionsEnd, o.Condition, o.Held = sized(o.ConditionsEnd, n), growing(o.Condition, k), growing(o.Held, k)
 	if explain {
@@ -425,7 +431,9 @@ func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain bool) *plu
 	var last []recentTexts
 	for i := range os {
 		x := &os[i]
-		addText(o.CaseId, x.CaseID)
+		if ids {
+			addText(o.CaseId, x.CaseID)
+		}
 		o.Eligible[i], o.AmountKopecks[i] = x.Eligible, x.AmountKopecks
 		o.Start[i], o.End[i] = ymd(x.Start), ymd(x.End)
 		addText(o.Error, x.Error)
@@ -464,17 +472,22 @@ func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain bool) *plu
 
 // recentTexts are the texts a condition was last explained by, and where
 // each was sent: a few, as a measure explains a condition by its title or
-// by one of a few reasons.
+// by one of a few reasons. A text not kept replaces the one used longest
+// ago, so that a title used case after case stays while reasons with a
+// case's figures in them come and go.
 type recentTexts struct {
 	texts [4]measure.Text
 	at    [4]uint32
-	n     int // how many are kept
-	next  int // the one the next text replaces, once all are kept
+	used  [4]int // when each was last found or added, by the count of uses
+	n     int    // how many are kept
+	uses  int
 }
 
 func (r *recentTexts) find(t measure.Text) (uint32, bool) {
 	for i := range r.n {
 		if r.texts[i] == t {
+			r.uses++
+			r.used[i] = r.uses
 			return r.at[i], true
 		}
 	}
@@ -484,18 +497,27 @@ func (r *recentTexts) find(t measure.Text) (uint32, bool) {
 func (r *recentTexts) add(t measure.Text, at uint32) {
 	i := r.n
 	if i == len(r.texts) {
-		i, r.next = r.next, (r.next+1)%len(r.texts)
+		i = 0
+		for k := range r.used {
+			if r.used[k] < r.used[i] {
+				i = k
+			}
+		}
 	} else {
 		r.n++
 	}
-	r.texts[i], r.at[i] = t, at
+	r.uses++
+	r.texts[i], r.at[i], r.used[i] = t, at, r.uses
 }
 
-// outcomesFrom reads the answer to n cases and appends it to dst,
-// refusing what no measure can mean: columns that do not line up, a
-// negative amount, a date not in the calendar, a period ending before it
-// starts.
-func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bool) ([]measure.Outcome, error) {
+// outcomesFrom reads the answer to cases and appends it to dst, refusing
+// what no measure can mean: columns that do not line up, an outcome of
+// another case, a negative amount, a date not in the calendar, a period
+// ending before it starts. An answer without case ids (the request asked
+// for outcomes by position) gives each outcome its case's id; one with
+// them must name each outcome's case. Either way an outcome's CaseID is
+// its case's own string, not a part of the answer.
+func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, cases []measure.Case, explain bool) ([]measure.Outcome, error) {
 	// Columns rather than lists of strings: each value is cut from its
 	// column where it is stored, with no list of a batch's texts between.
 	var u unpacker
@@ -507,8 +529,19 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 	if err := u.err(); err != nil {
 		return nil, err
 	}
-	if ids.len() != n {
-		return nil, fmt.Errorf("%d outcomes for %d cases", ids.len(), n)
+	n := len(cases)
+	if len(o.GetEligible()) != n {
+		return nil, fmt.Errorf("%d outcomes for %d cases", len(o.GetEligible()), n)
+	}
+	if ids.len() > 0 {
+		if ids.len() != n {
+			return nil, fmt.Errorf("%d case ids for %d cases", ids.len(), n)
+		}
+		for i := range n {
+			if id := ids.at(i); id != cases[i].ID {
+				return nil, fmt.Errorf("outcome %d is of case %q, not %q", i, id, cases[i].ID)
+			}
+		}
 	}
 	k := len(o.GetCondition())
 	if err := errors.Join(
@@ -527,20 +560,15 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 	}
 	out := slices.Grow(dst, n)[:len(dst)+n]
 	at := out[len(dst):]
-	all := make([]measure.ConditionResult, k)
-	for j := range all {
+	for j := range k {
 		if int(o.Condition[j]) >= len(names) {
 			return nil, fmt.Errorf("condition %d names index %d of %d names", j, o.Condition[j], len(names))
 		}
-		all[j] = measure.ConditionResult{Name: names[o.Condition[j]], Held: o.Held[j]}
-		if explain {
-			t := o.Explanation[j]
-			if int(t) >= ru.len() {
-				return nil, fmt.Errorf("condition %d is explained by text %d of %d", j, t, ru.len())
-			}
-			all[j].Explanation = measure.Text{RU: ru.at(int(t)), EN: en.at(int(t))}
+		if explain && int(o.Explanation[j]) >= ru.len() {
+			return nil, fmt.Errorf("condition %d is explained by text %d of %d", j, o.Explanation[j], ru.len())
 		}
 	}
+	lists := conditionLists{names: names, ru: ru, en: en, o: o, explain: explain, left: k}
 	for i := range at {
 		start, err := fromYMD(o.Start[i])
 		if err != nil {
@@ -557,8 +585,91 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, n int, explain bo
 			return nil, fmt.Errorf("outcome %d: period ends %s before it starts %s", i, end.Format(time.DateOnly), start.Format(time.DateOnly))
 		}
 		lo, hi := span(o.ConditionsEnd, i)
-		at[i] = measure.Outcome{CaseID: ids.at(i), Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
-			Error: failures.at(i), Conditions: all[lo:hi:hi]}
+		at[i] = measure.Outcome{CaseID: cases[i].ID, Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
+			Error: failures.at(i), Conditions: lists.of(lo, hi)}
 	}
 	return out, nil
+}
+
+// conditionLists makes an answer's outcomes' lists of conditions, one
+// list for all outcomes whose conditions came out alike — the same
+// conditions, held or not, explained by the same texts. A batch decided
+// without explanations has a few dozen such lists for its thousand
+// outcomes (six conditions held or not make at most 64), and the host
+// then keeps those rather than a list an outcome. Outcomes' conditions
+// are therefore read, never written.
+type conditionLists struct {
+	names   []string
+	ru, en  textColumn
+	o       *pluginv1.Outcomes
+	explain bool
+	left    int // conditions not yet in a list
+
+	made map[string][]measure.ConditionResult // by their key
+	key  []byte
+	// seen: texts an earlier outcome was explained by. A list with a
+	// text no outcome had before is not looked up or kept: a text with
+	// the case's figures in it is usually its case's alone.
+	seen []bool
+	free []measure.ConditionResult // room for the next lists
+}
+
+// of is the list of the conditions lo..hi.
+func (l *conditionLists) of(lo, hi int) []measure.ConditionResult {
+	o := l.o
+	l.key = l.key[:0]
+	fresh := false
+	for j := lo; j < hi; j++ {
+		held := uint64(0)
+		if o.Held[j] {
+			held = 1
+		}
+		l.key = binary.AppendUvarint(l.key, uint64(o.Condition[j])<<1|held)
+		if l.explain {
+			t := o.Explanation[j]
+			if l.seen == nil {
+				l.seen = make([]bool, l.ru.len())
+			}
+			fresh = fresh || !l.seen[t]
+			l.seen[t] = true
+			l.key = binary.AppendUvarint(l.key, uint64(t))
+		}
+	}
+	if !fresh {
+		if c, ok := l.made[string(l.key)]; ok {
+			l.left -= hi - lo
+			return c
+		}
+	}
+	c := l.room(hi - lo)
+	for j := lo; j < hi; j++ {
+		r := &c[j-lo]
+		*r = measure.ConditionResult{Name: l.names[o.Condition[j]], Held: o.Held[j]}
+		if l.explain {
+			t := int(o.Explanation[j])
+			r.Explanation = measure.Text{RU: l.ru.at(t), EN: l.en.at(t)}
+		}
+	}
+	if !fresh {
+		if l.made == nil {
+			l.made = make(map[string][]measure.ConditionResult)
+		}
+		l.made[string(l.key)] = c
+	}
+	return c
+}
+
+// room is n new conditions, cut from an array made for several lists (at
+// most as many as the answer's conditions not yet in one).
+func (l *conditionLists) room(n int) []measure.ConditionResult {
+	if n == 0 {
+		return []measure.ConditionResult{} // an outcome without conditions has an empty list, not none
+	}
+	l.left -= n
+	if n > len(l.free) {
+		l.free = make([]measure.ConditionResult, max(n, min(n+l.left, 256)))
+	}
+	c := l.free[:n:n]
+	l.free = l.free[n:]
+	return c
 }

@@ -3,9 +3,11 @@ package grpcplugin
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 
@@ -86,21 +88,25 @@ func TestCasesWrittenOverAnotherBatch(t *testing.T) {
 }
 
 // A condition explained by its title for some cases and by a reason for
-// others sends each text once; one explained by more texts than are kept
+// others sends each text once, also when it has reasons with the case's
+// figures in them between; one explained by more texts than are kept
 // still gets its own text every time.
 func TestExplanationsSentOnce(t *testing.T) {
 	title, reason := measure.Text{RU: "выполнено", EN: "holds"}, measure.Text{RU: "не выполнено", EN: "does not hold"}
 	var outs []measure.Outcome
 	for i := range 100 {
 		x := measure.ConditionResult{Name: "x", Held: i%3 != 0, Explanation: title}
-		if !x.Held {
+		switch {
+		case i%3 == 0:
 			x.Explanation = reason
+		case i%3 == 1 && i > 50:
+			x.Held, x.Explanation = false, measure.Text{RU: fmt.Sprint("доход ", i), EN: fmt.Sprint("income ", i)}
 		}
 		n := fmt.Sprint(i % 7)
 		y := measure.ConditionResult{Name: "y", Explanation: measure.Text{RU: "причина " + n, EN: "reason " + n}}
 		outs = append(outs, measure.Outcome{CaseID: fmt.Sprint(i), Conditions: []measure.ConditionResult{x, y}})
 	}
-	wire := outcomesInto(new(pluginv1.Outcomes), outs, true)
+	wire := outcomesInto(new(pluginv1.Outcomes), outs, true, true)
 	sent := map[string]int{}
 	texts, err := textsFrom(wire.GetExplanationEn(), "explanation_en")
 	if err != nil {
@@ -112,7 +118,7 @@ func TestExplanationsSentOnce(t *testing.T) {
 	if sent["holds"] != 1 || sent["does not hold"] != 1 {
 		t.Errorf("the title sent %d times and the reason %d times, want once each", sent["holds"], sent["does not hold"])
 	}
-	got, err := outcomesFrom(nil, wire, len(outs), true)
+	got, err := outcomesFrom(nil, wire, casesOf(outs), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +144,11 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 			{Name: "y", Explanation: measure.Text{RU: "нет", EN: "no"}}}},
 	}
 	for _, explain := range []bool{true, false} {
-		wire := outcomesInto(new(pluginv1.Outcomes), outs, explain)
+		wire := outcomesInto(new(pluginv1.Outcomes), outs, explain, true)
 		if explain && len(wire.GetExplanationRu().GetEnds()) >= len(wire.GetCondition()) {
 			t.Errorf("%d texts sent for %d conditions, some repeated", len(wire.GetExplanationRu().GetEnds()), len(wire.GetCondition()))
 		}
-		got, err := outcomesFrom(nil, wire, len(outs), explain)
+		got, err := outcomesFrom(nil, wire, casesOf(outs), explain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,11 +211,13 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"an English text too few", "column explanation_en has 0 values for 1 Russian texts", func(o *pluginv1.Outcomes) { o.ExplanationEn = nil }},
 		{"an explanation out of range", "condition 0 is explained by text 3 of 1", func(o *pluginv1.Outcomes) { o.Explanation[0] = 3 }},
 		{"held values too few", "column held has 0 values for 1 conditions", func(o *pluginv1.Outcomes) { o.Held = nil }},
-		{"an outcome too few", "0 outcomes for 1 cases", func(o *pluginv1.Outcomes) { o.CaseId = nil }},
+		{"an outcome too few", "0 outcomes for 1 cases", func(o *pluginv1.Outcomes) { o.Eligible = nil }},
+		{"another case's outcome", `outcome 0 is of case "b", not "a"`, func(o *pluginv1.Outcomes) { o.CaseId.Data[0] = 'b' }},
+		{"a case id too many", "2 case ids for 1 cases", func(o *pluginv1.Outcomes) { addText(o.CaseId, "a") }},
 	} {
-		o := outcomesInto(new(pluginv1.Outcomes), good, true)
+		o := outcomesInto(new(pluginv1.Outcomes), good, true, true)
 		tc.spoil(o)
-		if _, err := outcomesFrom(nil, o, 1, true); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := outcomesFrom(nil, o, casesOf(good), true); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -256,7 +264,7 @@ func FuzzCasesFrom(f *testing.F) {
 func FuzzOutcomesFrom(f *testing.F) {
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	b, _ := proto.Marshal(outcomesInto(new(pluginv1.Outcomes), []measure.Outcome{{CaseID: "a", Eligible: true, Start: d,
-		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true))
+		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true, true))
 	f.Add(b, 1, true)
 	f.Add([]byte{}, 0, false)
 	f.Fuzz(func(t *testing.T, b []byte, n int, explain bool) {
@@ -264,9 +272,86 @@ func FuzzOutcomesFrom(f *testing.F) {
 		if n < 0 || n > 1000 || proto.Unmarshal(b, &o) != nil {
 			return
 		}
-		out, err := outcomesFrom(nil, &o, n, explain)
+		cs := make([]measure.Case, n)
+		for i := range cs {
+			cs[i].ID = "a"
+		}
+		out, err := outcomesFrom(nil, &o, cs, explain)
 		if err == nil && len(out) != n {
 			t.Fatal(fmt.Sprint(len(out), " outcomes for ", n))
 		}
 	})
+}
+
+// casesOf are cases with the outcomes' ids, for reading the outcomes as
+// their answer.
+func casesOf(outs []measure.Outcome) []measure.Case {
+	cs := make([]measure.Case, len(outs))
+	for i, o := range outs {
+		cs[i].ID = o.CaseID
+	}
+	return cs
+}
+
+// An answer by position leaves the ids out, and each outcome gets its
+// case's id: the host's own string, not a part of the answer.
+func TestOutcomesByPosition(t *testing.T) {
+	outs := []measure.Outcome{{CaseID: "019a-1", Eligible: true}, {CaseID: "019a-2"}}
+	wire := outcomesInto(new(pluginv1.Outcomes), outs, false, false)
+	if wire.GetCaseId() != nil {
+		t.Fatalf("ids sent: %q", wire.GetCaseId().GetData())
+	}
+	cs := casesOf(outs)
+	got, err := outcomesFrom(nil, wire, cs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].CaseID != cs[i].ID || unsafe.StringData(got[i].CaseID) != unsafe.StringData(cs[i].ID) || got[i].Eligible != outs[i].Eligible {
+			t.Fatalf("outcome %d: %+v, not the case's", i, got[i])
+		}
+	}
+}
+
+// Outcomes whose conditions came out alike share one list, each still
+// reading as its own; an outcome explained by a text of its own has its
+// own list.
+func TestAlikeConditionsShareAList(t *testing.T) {
+	names := []string{"resident", "adult", "income"}
+	outs := make([]measure.Outcome, 1000)
+	for i := range outs {
+		cs := make([]measure.ConditionResult, len(names))
+		for k, name := range names {
+			cs[k] = measure.ConditionResult{Name: name, Held: i>>k&1 == 1, Explanation: measure.Text{RU: "условие " + name, EN: "condition " + name}}
+		}
+		if i%10 == 0 { // a reason with the case's figures
+			cs[2].Explanation = measure.Text{RU: fmt.Sprint("доход ", i), EN: fmt.Sprint("income ", i)}
+		}
+		outs[i] = measure.Outcome{CaseID: fmt.Sprint(i), Conditions: cs}
+	}
+	for _, explain := range []bool{false, true} {
+		got, err := outcomesFrom(nil, outcomesInto(new(pluginv1.Outcomes), outs, explain, false), casesOf(outs), explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists := map[*measure.ConditionResult]bool{}
+		for i, o := range got {
+			want := slices.Clone(outs[i].Conditions)
+			for k := range want {
+				if !explain {
+					want[k].Explanation = measure.Text{}
+				}
+			}
+			if !reflect.DeepEqual(o.Conditions, want) {
+				t.Fatalf("explain %t, outcome %d: %+v, want %+v", explain, i, o.Conditions, want)
+			}
+			lists[&o.Conditions[0]] = true
+		}
+		// Without explanations: the eight ways three conditions come out.
+		// With them: those (each made at most twice, once while its texts
+		// are new), and a list for each outcome with a text of its own.
+		if most := map[bool]int{false: 8, true: 2*8 + len(outs)/10}[explain]; len(lists) > most {
+			t.Errorf("explain %t: %d lists for %d outcomes, want at most %d", explain, len(lists), len(outs), most)
+		}
+	}
 }

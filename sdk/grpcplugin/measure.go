@@ -34,7 +34,9 @@ func (p *MeasurePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *g
 
 // MeasureClient calls a measure plug-in. It implements measure.Measure and
 // measure.ApplicationValidator (sdk.ErrUnsupported when the plug-in does
-// not validate). It is safe for concurrent use.
+// not validate). It is safe for concurrent use. Outcomes whose conditions
+// came out alike share one list of them: a caller reads an outcome's
+// Conditions and does not write them.
 type MeasureClient struct {
 	c pluginv1.MeasureClient
 
@@ -85,8 +87,8 @@ type outcomesResponse struct {
 
 // set makes the response carry the outcomes. It holds no pointer into
 // them once set returns.
-func (r *outcomesResponse) set(out []measure.Outcome, explain bool) *pluginv1.EvaluateResponse {
-	r.buf = appendOutcomesField(r.buf[:0], outcomesInto(&r.cols, out, explain))
+func (r *outcomesResponse) set(out []measure.Outcome, explain, ids bool) *pluginv1.EvaluateResponse {
+	r.buf = appendOutcomesField(r.buf[:0], outcomesInto(&r.cols, out, explain, ids))
 	r.resp.ProtoReflect().SetUnknown(r.buf)
 	return &r.resp
 }
@@ -103,10 +105,11 @@ type casesRequest struct {
 var requests = sync.Pool{New: func() any { return new(casesRequest) }}
 
 // set makes the request carry the cases. It holds no pointer into them
-// once set returns.
+// once set returns. The host asks for outcomes by position: it checks
+// ids an answer has, and needs none.
 func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicros int64) *pluginv1.EvaluateRequest {
 	r.buf = appendCasesField(r.buf[:0], casesInto(&r.cols, cases))
-	r.req.Explain, r.req.DeadlineUnixMicros = explain, deadlineUnixMicros
+	r.req.Explain, r.req.DeadlineUnixMicros, r.req.OutcomesByPosition = explain, deadlineUnixMicros, true
 	r.req.ProtoReflect().SetUnknown(r.buf)
 	return &r.req
 }
@@ -142,12 +145,9 @@ func (m *MeasureClient) EvaluateEach(ctx context.Context, cases []measure.Case, 
 	if err != nil {
 		return fromStatus(err)
 	}
-	out, err := outcomesFrom(nil, r.GetOutcomes(), len(cases), explain)
+	out, err := outcomesFrom(nil, r.GetOutcomes(), cases, explain)
 	if err != nil {
 		return badAnswer("%v", err)
-	}
-	if err := sameCases(out, cases); err != nil {
-		return err
 	}
 	for i := range out {
 		keep(&out[i])
@@ -162,16 +162,6 @@ func (m *MeasureClient) EvaluateEach(ctx context.Context, cases []measure.Case, 
 func lacksStream(err error) bool {
 	st, ok := status.FromError(err)
 	return ok && st.Code() == codes.Unimplemented && strings.Contains(st.Message(), "EvaluateStream")
-}
-
-// sameCases checks that each outcome is its case's.
-func sameCases(out []measure.Outcome, cases []measure.Case) error {
-	for i := range out {
-		if out[i].CaseID != cases[i].ID {
-			return badAnswer("outcome %d is of case %q, not %q", i, out[i].CaseID, cases[i].ID)
-		}
-	}
-	return nil
 }
 
 func (m *MeasureClient) ValidateApplication(ctx context.Context, application map[string]string) ([]measure.FieldProblem, error) {
@@ -208,11 +198,13 @@ func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequ
 	if err != nil {
 		return nil, err
 	}
-	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, req.GetExplain())}, nil
+	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, req.GetExplain(), !req.GetOutcomesByPosition())}, nil
 }
 
 // answer is a request's outcomes, on Evaluate and on EvaluateStream alike;
-// its errors are statuses.
+// its errors are statuses. Each outcome is checked to be its case's here,
+// where the measure's mistake is told as the plug-in's error, whether or
+// not the host checks again.
 func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain bool) ([]measure.Outcome, error) {
 	cases, err := casesFrom(c)
 	if err != nil {
@@ -224,6 +216,11 @@ func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain b
 	}
 	if len(out) != len(cases) {
 		return nil, toStatus(fmt.Errorf("the measure gave %d outcomes for %d cases", len(out), len(cases)))
+	}
+	for i := range out {
+		if out[i].CaseID != cases[i].ID {
+			return nil, toStatus(fmt.Errorf("the measure gave outcome %d for case %q, not %q", i, out[i].CaseID, cases[i].ID))
+		}
 	}
 	return out, nil
 }

@@ -137,3 +137,76 @@ func TestOptionalExtraByTypeAssertion(t *testing.T) {
 		client.Close()
 	}
 }
+
+// reversed is an old plug-in that answers with its outcomes' ids in
+// reverse: each outcome names another case.
+type reversed struct{ oldMeasure }
+
+func (r reversed) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
+	resp, _ := r.oldMeasure.Evaluate(ctx, req)
+	ids, err := textsFrom(req.GetCases().GetId(), "id")
+	if err != nil {
+		return nil, err
+	}
+	o := resp.GetOutcomes()
+	o.CaseId = &pluginv1.Strings{}
+	for i := len(ids) - 1; i >= 0; i-- {
+		addText(o.CaseId, ids[i])
+	}
+	return resp, nil
+}
+
+type reversedPlugin struct{ oldPlugin }
+
+func (reversedPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pluginv1.RegisterMeasureServer(s, reversed{})
+	return nil
+}
+
+// swapping is a measure that gives its first two outcomes in each
+// other's places.
+type swapping struct{ plain }
+
+func (swapping) Evaluate(ctx context.Context, cs []measure.Case) ([]measure.Outcome, error) {
+	out, err := plain{}.Evaluate(ctx, cs)
+	if len(out) > 1 {
+		out[0], out[1] = out[1], out[0]
+	}
+	return out, err
+}
+
+// Outcomes put on the wrong cases are refused on either side: by the SDK
+// in the plug-in, before an answer without ids leaves it, and by the
+// host, when a plug-in sends ids that are not its cases'.
+func TestOutcomesOfOtherCasesRefused(t *testing.T) {
+	cs := []measure.Case{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	sdkSide := func() *MeasureClient {
+		client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: &MeasurePlugin{Impl: swapping{}}})
+		t.Cleanup(func() { server.Stop(); client.Close() })
+		raw, err := client.Dispense(KindMeasure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw.(*MeasureClient)
+	}()
+	for _, unary := range []bool{false, true} {
+		sdkSide.unary.Store(unary)
+		_, err := sdkSide.Evaluate(context.Background(), cs)
+		var pe *sdk.Error
+		if !errors.As(err, &pe) || !regexp.MustCompile(`outcome 0 for case "b", not "a"`).MatchString(err.Error()) {
+			t.Errorf("unary %t: a measure's outcomes on the wrong cases: %v", unary, err)
+		}
+	}
+
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{KindMeasure: reversedPlugin{}})
+	defer client.Close()
+	defer server.Stop()
+	old := &MeasureClient{c: pluginv1.NewMeasureClient(client.Conn)}
+	_, err := old.Evaluate(context.Background(), cs)
+	if err == nil || !regexp.MustCompile(`outcome 0 is of case "c", not "a"`).MatchString(err.Error()) {
+		t.Errorf("an old plug-in's outcomes on the wrong cases: %v", err)
+	}
+	if out, err := old.Evaluate(context.Background(), cs[:1]); err != nil || out[0].CaseID != "a" {
+		t.Errorf("one case, its own id: %+v, %v", out, err)
+	}
+}

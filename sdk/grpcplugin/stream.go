@@ -133,10 +133,9 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 			err = badAnswer("the stream ended before the answer to part %d of %d", got+1, parts)
 		case err != nil:
 		default:
-			in := part(got)
-			if s.part, err = outcomesFrom(s.part[:0], o, len(in), explain); err != nil {
+			if s.part, err = outcomesFrom(s.part[:0], o, part(got), explain); err != nil {
 				err = badAnswer("part %d of %d: %v", got+1, parts, err)
-			} else if err = sameCases(s.part, in); err == nil {
+			} else {
 				for i := range s.part {
 					keep(&s.part[i])
 				}
@@ -185,26 +184,27 @@ func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.
 		if err != nil {
 			return err
 		}
-		c, explain, deadline, ok := cols.request(raw.ProtoReflect().GetUnknown())
+		c, h, ok := cols.request(raw.ProtoReflect().GetUnknown())
 		if !ok {
 			var req pluginv1.EvaluateRequest
 			if err := proto.Unmarshal(raw.ProtoReflect().GetUnknown(), &req); err != nil {
 				return status.Errorf(codes.InvalidArgument, "the host sent a request against the protocol: %v", err)
 			}
-			c, explain, deadline = req.GetCases(), req.GetExplain(), req.GetDeadlineUnixMicros()
+			c, h = req.GetCases(), requestHeader{explain: req.GetExplain(), deadlineUnixMicros: req.GetDeadlineUnixMicros(),
+				byPosition: req.GetOutcomesByPosition()}
 		}
 		rctx, cancel := ctx, context.CancelFunc(func() {})
-		if deadline != 0 {
-			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(deadline))
+		if h.deadlineUnixMicros != 0 {
+			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(h.deadlineUnixMicros))
 		}
-		out, err := s.answer(rctx, c, explain)
+		out, err := s.answer(rctx, c, h.explain)
 		cancel()
 		if err != nil {
 			return err
 		}
 		// Send has marshalled the response when it returns: the next
 		// answer may be written over it.
-		if err := stream.Send(resp.set(out, explain)); err != nil {
+		if err := stream.Send(resp.set(out, h.explain, !h.byPosition)); err != nil {
 			return err
 		}
 	}

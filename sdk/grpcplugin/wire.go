@@ -307,44 +307,54 @@ func emptyColumns(columns []columnReader) {
 	}
 }
 
+// requestHeader is an EvaluateRequest's fields besides its cases.
+type requestHeader struct {
+	explain, byPosition bool
+	deadlineUnixMicros  int64
+}
+
 // request reads an EvaluateRequest received as unknown fields. ok false:
 // the caller reads it with protobuf.
-func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, explain bool, deadlineUnixMicros int64, ok bool) {
+func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader, ok bool) {
 	emptyColumns(r.columns)
 	var seenCases bool
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || !num.IsValid() {
-			return nil, false, 0, false
+			return nil, requestHeader{}, false
 		}
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType && !seenCases:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || !readFields(v, r.columns) {
-				return nil, false, 0, false
+				return nil, requestHeader{}, false
 			}
 			b, seenCases = b[n:], true
-		case (num == 2 || num == 3) && typ == protowire.VarintType:
+		case num >= 2 && num <= 4 && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return nil, false, 0, false
+				return nil, requestHeader{}, false
 			}
-			if b = b[n:]; num == 2 {
-				explain = protowire.DecodeBool(v)
-			} else {
-				deadlineUnixMicros = int64(v)
+			b = b[n:]
+			switch num {
+			case 2:
+				h.explain = protowire.DecodeBool(v)
+			case 3:
+				h.deadlineUnixMicros = int64(v)
+			default:
+				h.byPosition = protowire.DecodeBool(v)
 			}
-		case num <= 3:
-			return nil, false, 0, false
+		case num <= 4:
+			return nil, requestHeader{}, false
 		default:
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return nil, false, 0, false
+				return nil, requestHeader{}, false
 			}
 			b = b[n:]
 		}
 	}
-	return &r.c, explain, deadlineUnixMicros, true
+	return &r.c, h, true
 }
 
 // outcomesReader reads an EvaluateResponse's Outcomes into columns it

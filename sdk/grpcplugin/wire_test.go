@@ -112,7 +112,7 @@ func BenchmarkCasesMarshalled(b *testing.B) {
 // it.
 func readAsProtobuf(t testing.TB, r *casesReader, b []byte) bool {
 	t.Helper()
-	c, explain, deadline, ok := r.request(b)
+	c, h, ok := r.request(b)
 	if !ok {
 		return false
 	}
@@ -120,8 +120,8 @@ func readAsProtobuf(t testing.TB, r *casesReader, b []byte) bool {
 	if err := proto.Unmarshal(b, &req); err != nil {
 		t.Fatalf("the hand reader read a request protobuf refuses: %v", err)
 	}
-	if explain != req.GetExplain() || deadline != req.GetDeadlineUnixMicros() {
-		t.Fatalf("explain %t deadline %d, protobuf's %t %d", explain, deadline, req.GetExplain(), req.GetDeadlineUnixMicros())
+	if h.explain != req.GetExplain() || h.deadlineUnixMicros != req.GetDeadlineUnixMicros() || h.byPosition != req.GetOutcomesByPosition() {
+		t.Fatalf("read %+v, protobuf's explain %t deadline %d by position %t", h, req.GetExplain(), req.GetDeadlineUnixMicros(), req.GetOutcomesByPosition())
 	}
 	got, gotErr := casesFrom(c)
 	want, wantErr := casesFrom(req.GetCases())
@@ -198,9 +198,9 @@ func FuzzRequestRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { readAsProtobuf(t, r, b) })
 }
 
-// answerAsProtobuf fails unless the hand reader reads the answer to n
+// answerAsProtobuf fails unless the hand reader reads the answer to the
 // cases as protobuf does, or declines it; it returns whether it read it.
-func answerAsProtobuf(t testing.TB, r *outcomesReader, b []byte, n int, explain bool) bool {
+func answerAsProtobuf(t testing.TB, r *outcomesReader, b []byte, cases []measure.Case, explain bool) bool {
 	t.Helper()
 	o, ok := r.response(b)
 	if !ok {
@@ -210,16 +210,18 @@ func answerAsProtobuf(t testing.TB, r *outcomesReader, b []byte, n int, explain 
 	if err := proto.Unmarshal(b, &resp); err != nil {
 		t.Fatalf("the hand reader read an answer protobuf refuses: %v", err)
 	}
-	got, gotErr := outcomesFrom(nil, o, n, explain)
-	want, wantErr := outcomesFrom(nil, resp.GetOutcomes(), n, explain)
+	got, gotErr := outcomesFrom(nil, o, cases, explain)
+	want, wantErr := outcomesFrom(nil, resp.GetOutcomes(), cases, explain)
 	if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("read (%v):\n%+v\nprotobuf's (%v):\n%+v", gotErr, got, wantErr, want)
 	}
 	return true
 }
 
-func plugInAnswer(t testing.TB, outs []measure.Outcome, explain bool) []byte {
-	b, err := proto.Marshal(&pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), outs, explain)})
+// plugInAnswer is a plug-in's answer; with ids, as one that does not
+// know outcomes_by_position writes it.
+func plugInAnswer(t testing.TB, outs []measure.Outcome, explain, ids bool) []byte {
+	b, err := proto.Marshal(&pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), outs, explain, ids)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,43 +239,47 @@ func TestAnswersReadAsProtobufDoes(t *testing.T) {
 	}
 	outs[3].Error, outs[4].Eligible = "no income data", false
 	for _, explain := range []bool{true, false, true} {
-		if !answerAsProtobuf(t, r, plugInAnswer(t, outs, explain), len(outs), explain) {
-			t.Errorf("explain %t: the hand reader declined a plug-in's answer", explain)
+		for _, ids := range []bool{true, false, true} {
+			if !answerAsProtobuf(t, r, plugInAnswer(t, outs, explain, ids), cs, explain) {
+				t.Errorf("explain %t, ids %t: the hand reader declined a plug-in's answer", explain, ids)
+			}
 		}
 	}
 	// An answer for fewer cases after a larger one: nothing of the larger
 	// is left in the columns.
-	if !answerAsProtobuf(t, r, plugInAnswer(t, outs[:2], true), 2, true) {
+	if !answerAsProtobuf(t, r, plugInAnswer(t, outs[:2], true, true), cs[:2], true) {
 		t.Error("declined")
 	}
-	if !answerAsProtobuf(t, r, nil, 0, true) {
+	if !answerAsProtobuf(t, r, nil, nil, true) {
 		t.Error("an empty answer declined")
 	}
-	twice := plugInAnswer(t, outs[:2], true)
-	if answerAsProtobuf(t, r, append(slices.Clone(twice), twice...), 2, true) {
+	twice := plugInAnswer(t, outs[:2], true, true)
+	if answerAsProtobuf(t, r, append(slices.Clone(twice), twice...), cs[:2], true) {
 		t.Error("outcomes given twice (protobuf merges them) read by hand")
 	}
 }
 
 // FuzzAnswerRead holds the hand reader to protobuf on any bytes.
 func FuzzAnswerRead(f *testing.F) {
-	outs, err := echo{}.Evaluate(context.Background(), benchCases(3))
+	cs := benchCases(3)
+	outs, err := echo{}.Evaluate(context.Background(), cs)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(plugInAnswer(f, outs, true), true)
-	f.Add(plugInAnswer(f, outs, false), false)
+	f.Add(plugInAnswer(f, outs, true, true), true)
+	f.Add(plugInAnswer(f, outs, false, true), false)
+	f.Add(plugInAnswer(f, outs, true, false), true)
 	r := newOutcomesReader()
-	f.Fuzz(func(t *testing.T, b []byte, explain bool) { answerAsProtobuf(t, r, b, 3, explain) })
+	f.Fuzz(func(t *testing.T, b []byte, explain bool) { answerAsProtobuf(t, r, b, cs, explain) })
 }
 
 // answerSameAsProtobuf fails unless the answer written by hand for the
 // outcomes is the one proto.Marshal writes, with the columns reused from
 // the answer before.
-func answerSameAsProtobuf(t testing.TB, r *outcomesResponse, outs []measure.Outcome, explain bool) {
+func answerSameAsProtobuf(t testing.TB, r *outcomesResponse, outs []measure.Outcome, explain, ids bool) {
 	t.Helper()
-	want := plugInAnswer(t, outs, explain)
-	got, err := proto.Marshal(r.set(outs, explain))
+	want := plugInAnswer(t, outs, explain, ids)
+	got, err := proto.Marshal(r.set(outs, explain, ids))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,19 +301,21 @@ func TestOutcomesMarshalledAsProtobufDoes(t *testing.T) {
 	outs[6].Conditions[0].Explanation = measure.Text{RU: strings.Repeat("я", 20_000), EN: "long"}
 	r := new(outcomesResponse)
 	for _, explain := range []bool{true, false, true} {
-		answerSameAsProtobuf(t, r, outs, explain)
+		for _, ids := range []bool{true, false, true} {
+			answerSameAsProtobuf(t, r, outs, explain, ids)
+		}
 	}
-	answerSameAsProtobuf(t, r, outs[:3], true)
-	answerSameAsProtobuf(t, r, nil, true)
-	answerSameAsProtobuf(t, r, []measure.Outcome{{}}, false)
+	answerSameAsProtobuf(t, r, outs[:3], true, true)
+	answerSameAsProtobuf(t, r, nil, true, true)
+	answerSameAsProtobuf(t, r, []measure.Outcome{{}}, false, true)
 }
 
 // FuzzOutcomesMarshalled holds outcomes made of the input to protobuf's
 // bytes.
 func FuzzOutcomesMarshalled(f *testing.F) {
-	f.Add("019a-1", true, int64(1_837_100), int32(20260615), "resident", "да", "yes", "", true)
-	f.Add("", false, int64(-1), int32(0), "", "", "", "no data", false)
-	f.Fuzz(func(t *testing.T, id string, eligible bool, amount int64, date int32, condition, ru, en, failure string, explain bool) {
+	f.Add("019a-1", true, int64(1_837_100), int32(20260615), "resident", "да", "yes", "", true, true)
+	f.Add("", false, int64(-1), int32(0), "", "", "", "no data", false, false)
+	f.Fuzz(func(t *testing.T, id string, eligible bool, amount int64, date int32, condition, ru, en, failure string, explain, ids bool) {
 		d, err := fromYMD(date)
 		if err != nil {
 			d = time.Time{}
@@ -315,7 +323,7 @@ func FuzzOutcomesMarshalled(f *testing.F) {
 		c := measure.ConditionResult{Name: condition, Held: eligible, Explanation: measure.Text{RU: ru, EN: en}}
 		o := measure.Outcome{CaseID: id, Eligible: eligible, AmountKopecks: amount, Start: d, End: d, Error: failure,
 			Conditions: []measure.ConditionResult{c, {Name: condition + "2"}, c}}
-		answerSameAsProtobuf(t, new(outcomesResponse), []measure.Outcome{o, {CaseID: id}, o}, explain)
+		answerSameAsProtobuf(t, new(outcomesResponse), []measure.Outcome{o, {CaseID: id}, o}, explain, ids)
 	})
 }
 
@@ -335,7 +343,7 @@ func BenchmarkCasesRead(b *testing.B) {
 			if err := proto.Unmarshal(wire, &raw); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, _, ok := r.request(raw.ProtoReflect().GetUnknown()); !ok {
+			if _, _, ok := r.request(raw.ProtoReflect().GetUnknown()); !ok {
 				b.Fatal("declined")
 			}
 		}

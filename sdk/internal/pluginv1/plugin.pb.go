@@ -552,12 +552,13 @@ func (x *Cases) GetApplicationValue() *Strings {
 // named by its index in condition_names (a measure's conditions repeat
 // from case to case).
 type Outcomes struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CaseId        *Strings               `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	Eligible      []bool                 `protobuf:"varint,2,rep,packed,name=eligible,proto3" json:"eligible,omitempty"`
-	AmountKopecks []int64                `protobuf:"varint,3,rep,packed,name=amount_kopecks,json=amountKopecks,proto3" json:"amount_kopecks,omitempty"`
-	Start         []int32                `protobuf:"varint,4,rep,packed,name=start,proto3" json:"start,omitempty"`
-	End           []int32                `protobuf:"varint,5,rep,packed,name=end,proto3" json:"end,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// case_id: empty when the request had outcomes_by_position.
+	CaseId        *Strings `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Eligible      []bool   `protobuf:"varint,2,rep,packed,name=eligible,proto3" json:"eligible,omitempty"`
+	AmountKopecks []int64  `protobuf:"varint,3,rep,packed,name=amount_kopecks,json=amountKopecks,proto3" json:"amount_kopecks,omitempty"`
+	Start         []int32  `protobuf:"varint,4,rep,packed,name=start,proto3" json:"start,omitempty"`
+	End           []int32  `protobuf:"varint,5,rep,packed,name=end,proto3" json:"end,omitempty"`
 	// error: the measure could not decide this case (its data is
 	// incomplete); the outcome is then not eligible. "" for none.
 	Error          *Strings `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
@@ -866,6 +867,13 @@ type EvaluateRequest struct {
 	// gRPC carries one for the whole stream and not for each request. 0:
 	// none (Evaluate's deadline is gRPC's own).
 	DeadlineUnixMicros int64 `protobuf:"varint,3,opt,name=deadline_unix_micros,json=deadlineUnixMicros,proto3" json:"deadline_unix_micros,omitempty"`
+	// outcomes_by_position: the host matches outcomes to its cases by their
+	// order, so the answer may leave Outcomes.case_id out — once the
+	// plug-in has checked that each outcome is its case's (the SDK does,
+	// and fails the batch otherwise). A case's id then crosses once, not
+	// twice. A plug-in that does not know the field sends the ids, and the
+	// host checks them.
+	OutcomesByPosition bool `protobuf:"varint,4,opt,name=outcomes_by_position,json=outcomesByPosition,proto3" json:"outcomes_by_position,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -919,6 +927,13 @@ func (x *EvaluateRequest) GetDeadlineUnixMicros() int64 {
 		return x.DeadlineUnixMicros
 	}
 	return 0
+}
+
+func (x *EvaluateRequest) GetOutcomesByPosition() bool {
+	if x != nil {
+		return x.OutcomesByPosition
+	}
+	return false
 }
 
 type EvaluateResponse struct {
@@ -2330,11 +2345,12 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x03 \x03(\v2!.treasury.plugin.v1.ConditionInfoR\n" +
 	"conditions\x12\x14\n" +
-	"\x05needs\x18\x04 \x03(\tR\x05needs\"\x8e\x01\n" +
+	"\x05needs\x18\x04 \x03(\tR\x05needs\"\xc0\x01\n" +
 	"\x0fEvaluateRequest\x12/\n" +
 	"\x05cases\x18\x01 \x01(\v2\x19.treasury.plugin.v1.CasesR\x05cases\x12\x18\n" +
 	"\aexplain\x18\x02 \x01(\bR\aexplain\x120\n" +
-	"\x14deadline_unix_micros\x18\x03 \x01(\x03R\x12deadlineUnixMicros\"L\n" +
+	"\x14deadline_unix_micros\x18\x03 \x01(\x03R\x12deadlineUnixMicros\x120\n" +
+	"\x14outcomes_by_position\x18\x04 \x01(\bR\x12outcomesByPosition\"L\n" +
 	"\x10EvaluateResponse\x128\n" +
 	"\boutcomes\x18\x01 \x01(\v2\x1c.treasury.plugin.v1.OutcomesR\boutcomes\"\xbf\x01\n" +
 	"\x1aValidateApplicationRequest\x12a\n" +
