@@ -87,6 +87,33 @@ func TestCasesWrittenOverAnotherBatch(t *testing.T) {
 	}
 }
 
+// A stream reads batch after batch into the same arrays: each batch
+// reads as it would into new ones, with nothing of the one before — more
+// members, assignments, an application — left in its cases.
+func TestCasesReadOverAnotherBatch(t *testing.T) {
+	big := benchCases(40)
+	for i := range big {
+		big[i].Assignments = []measure.Assignment{{Measure: "a", Status: "active", AmountKopecks: int64(i)}}
+		big[i].Application = map[string]string{"plan": "x"}
+		big[i].Household.Members = append(big[i].Household.Members, measure.Member{Relation: "parent", Age: 70, Categories: []string{}})
+	}
+	var arrays caseArrays
+	for round, cs := range [][]measure.Case{big, mixedCases(), big[:3], mixedCases()} {
+		got, err := arrays.read(casesInto(new(pluginv1.Cases), cs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(cs) {
+			t.Fatalf("round %d: %d cases for %d", round, len(got), len(cs))
+		}
+		for i := range cs {
+			if want := normal(cs[i]); !reflect.DeepEqual(normal(got[i]), want) {
+				t.Fatalf("round %d, case %d:\n%+v\nwant\n%+v", round, i, got[i], want)
+			}
+		}
+	}
+}
+
 // A condition explained by its title for some cases and by a reason for
 // others sends each text once, also when it has reasons with the case's
 // figures in them between; one explained by more texts than are kept

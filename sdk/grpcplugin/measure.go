@@ -194,7 +194,7 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 }
 
 func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	out, err := s.answer(incoming(ctx), req.GetCases(), req.GetExplain())
+	out, err := s.answer(incoming(ctx), req.GetCases(), req.GetExplain(), new(caseArrays))
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +205,8 @@ func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequ
 // its errors are statuses. Each outcome is checked to be its case's here,
 // where the measure's mistake is told as the plug-in's error, whether or
 // not the host checks again.
-func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain bool) ([]measure.Outcome, error) {
-	cases, err := casesFrom(c)
+func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain bool, arrays *caseArrays) ([]measure.Outcome, error) {
+	cases, err := arrays.read(c)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the host sent a batch against the protocol: %v", err)
 	}

@@ -174,7 +174,7 @@ func (s *evalStream) recv() (*pluginv1.Outcomes, error) {
 // stream. An error ends it, as a status the host reads as Evaluate's.
 func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.EvaluateRequest, pluginv1.EvaluateResponse]) error {
 	ctx := incoming(stream.Context())
-	cols, resp := newCasesReader(), new(outcomesResponse)
+	cols, arrays, resp := newCasesReader(), new(caseArrays), new(outcomesResponse)
 	for {
 		var raw emptypb.Empty // its unknown fields must be a fresh array each time (wire.go)
 		err := stream.RecvMsg(&raw)
@@ -197,7 +197,7 @@ func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.
 		if h.deadlineUnixMicros != 0 {
 			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(h.deadlineUnixMicros))
 		}
-		out, err := s.answer(rctx, c, h.explain)
+		out, err := s.answer(rctx, c, h.explain, arrays)
 		cancel()
 		if err != nil {
 			return err

@@ -26,9 +26,14 @@ type Measure interface {
 	// (or, wrapped with sdk.Upstream, its system's); the host does not
 	// retry it. Only a process that dies under a batch has the batch sent
 	// again, whole, to its restarted process — so Evaluate must decide and
-	// record nothing outside. The cases' strings share the buffer the batch
-	// arrived in: a measure that keeps one past the call (a cache keyed by
-	// case ID) should keep a strings.Clone of it, or it keeps the buffer.
+	// record nothing outside. The cases are the measure's only until
+	// Evaluate returns: the SDK reads the next batch into the same cases,
+	// household members and assignments. A measure that keeps something
+	// past the call (a cache keyed by case ID) keeps values — a number, a
+	// strings.Clone of a string — never a case, a pointer into one, or its
+	// Members or Assignments. (The strings share the buffer the batch
+	// arrived in, which is not reused: a string kept without a clone keeps
+	// the whole buffer.)
 	Evaluate(ctx context.Context, cases []Case) ([]Outcome, error)
 }
 
