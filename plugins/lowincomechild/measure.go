@@ -23,7 +23,11 @@ var conditions = []measure.ConditionInfo{
 func (lowIncomeChild) Describe(context.Context) (measure.Description, error) {
 	return measure.Description{Code: "low_income_child",
 		Name:       measure.Text{RU: "Ежемесячная выплата малоимущим семьям на ребёнка до трёх лет", EN: "Monthly allowance to low-income families for a child under three"},
-		Conditions: conditions, Needs: []string{"registry.persons", "registry.relations", "registry.incomes", "registry.categories", "assignments"}}, nil
+		Conditions: conditions, Needs: []string{"registry.persons", "registry.relations", "registry.incomes", "registry.categories", "assignments"},
+		// What decide and why read: the platform sends a batch only these.
+		Reads: []string{"date", "person.resident", "person.oktmo", "person.age", "person.categories", "household.members.relation",
+			"household.members.age", "household.per_capita_income", "minimum.per_capita", "minimum.children", "assignments.measure",
+			"assignments.status"}}, nil
 }
 
 func (lowIncomeChild) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {

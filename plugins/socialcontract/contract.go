@@ -38,6 +38,8 @@ func (socialContract) Describe(context.Context) (measure.Description, error) {
 		Name:       measure.Text{RU: "Социальный контракт", EN: "Social contract"},
 		Conditions: conditions,
 		Needs:      []string{"household", "per_capita_income", "application:activity", "application:plan", "application:expected_income", "application:requested_amount"},
+		Reads: []string{"date", "person.resident", "person.oktmo", "person.age", "household.size", "household.per_capita_income",
+			"minimum.per_capita", "minimum.working_age", "assignments.measure", "application"},
 	}, nil
 }
 

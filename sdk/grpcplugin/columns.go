@@ -121,6 +121,14 @@ type textColumn struct {
 
 func (c textColumn) len() int { return len(c.ends) }
 
+// get is at, or "" where the column is left out (empty).
+func (c textColumn) get(i int) string {
+	if i < len(c.ends) {
+		return c.at(i)
+	}
+	return ""
+}
+
 func (c textColumn) at(i int) string {
 	lo := uint32(0)
 	if i > 0 {
@@ -176,7 +184,7 @@ type column struct {
 
 func sameLength(of string, n int, cols ...column) error {
 	for _, c := range cols {
-		if c.len != n {
+		if c.len != n && c.len != -1 { // -1: a column left out
 			return fmt.Errorf("column %s has %d values for %d %s", c.name, c.len, n, of)
 		}
 	}
@@ -203,110 +211,191 @@ func lists(ends []uint32, n, total int, what string) error {
 }
 
 func span(ends []uint32, i int) (int, int) {
+	if len(ends) == 0 { // a list left out: none
+		return 0, 0
+	}
 	if i == 0 {
 		return 0, int(ends[0])
 	}
 	return int(ends[i-1]), int(ends[i])
 }
 
-// casesInto writes the cases into c, reusing its columns' arrays: the
-// host sends batch after batch of the same size, and a batch's columns are
-// garbage once it is sent.
-func casesInto(c *pluginv1.Cases, cs []measure.Case) *pluginv1.Cases {
+// casesInto writes the cases' columns in sent into c, the others empty,
+// reusing its columns' arrays: the host sends batch after batch of the
+// same size, and a batch's columns are garbage once it is sent.
+func casesInto(c *pluginv1.Cases, cs []measure.Case, sent columnSet) *pluginv1.Cases {
 	n := len(cs)
+	has := sent.has
+	withCategories, withMembers, withMemberCategories := has(colCategoriesEnd), has(colMembersEnd), has(colMemberCatsEnd)
+	withAssignments, withApplication := has(colAssignEnd), has(colAppEnd)
 	// Counted first, so that no column grows while it is written.
 	var members, categories, memberCategories, assignments, fields int
 	var ids, sex, oktmo, categoryBytes, relationBytes, memberSexBytes, memberCategoryBytes, assignmentBytes, fieldBytes int
 	for i := range cs {
 		k, p := &cs[i], &cs[i].Person
 		ids, sex, oktmo = ids+len(k.ID), sex+len(p.Sex), oktmo+len(p.OKTMO)
-		categories += len(p.Categories)
-		for _, s := range p.Categories {
-			categoryBytes += len(s)
-		}
-		members += len(k.Household.Members)
-		for _, m := range k.Household.Members {
-			relationBytes, memberSexBytes = relationBytes+len(m.Relation), memberSexBytes+len(m.Sex)
-			memberCategories += len(m.Categories)
-			for _, s := range m.Categories {
-				memberCategoryBytes += len(s)
+		if withCategories {
+			categories += len(p.Categories)
+			for _, s := range p.Categories {
+				categoryBytes += len(s)
 			}
 		}
-		assignments += len(k.Assignments)
-		for _, a := range k.Assignments {
-			assignmentBytes += len(a.Measure) + len(a.Status)
+		if withMembers {
+			members += len(k.Household.Members)
+			for _, m := range k.Household.Members {
+				relationBytes, memberSexBytes = relationBytes+len(m.Relation), memberSexBytes+len(m.Sex)
+				if withMemberCategories {
+					memberCategories += len(m.Categories)
+					for _, s := range m.Categories {
+						memberCategoryBytes += len(s)
+					}
+				}
+			}
 		}
-		fields += len(k.Application)
-		for key, v := range k.Application {
-			fieldBytes += len(key) + len(v)
+		if withAssignments {
+			assignments += len(k.Assignments)
+			for _, a := range k.Assignments {
+				assignmentBytes += len(a.Measure) + len(a.Status)
+			}
+		}
+		if withApplication {
+			fields += len(k.Application)
+			for key, v := range k.Application {
+				fieldBytes += len(key) + len(v)
+			}
 		}
 	}
-	c.Id, c.Sex, c.Oktmo = textsFor(c.Id, n, ids), textsFor(c.Sex, n, sex), textsFor(c.Oktmo, n, oktmo)
-	c.Date, c.BirthDate = sized(c.Date, n), sized(c.BirthDate, n)
-	c.Age, c.AgeMonths, c.DisabilityGroup, c.IncomeKopecks = sized(c.Age, n), sized(c.AgeMonths, n), sized(c.DisabilityGroup, n), sized(c.IncomeKopecks, n)
-	c.Alive, c.Resident, c.Working = sized(c.Alive, n), sized(c.Resident, n), sized(c.Working, n)
-	c.HouseholdSize, c.PerCapitaIncome, c.PerCapitaIncome_3M = sized(c.HouseholdSize, n), sized(c.PerCapitaIncome, n), sized(c.PerCapitaIncome_3M, n)
-	c.MinimumPerCapita, c.MinimumWorkingAge = sized(c.MinimumPerCapita, n), sized(c.MinimumWorkingAge, n)
-	c.MinimumPensioners, c.MinimumChildren = sized(c.MinimumPensioners, n), sized(c.MinimumChildren, n)
-	c.CategoriesEnd, c.MembersEnd = sized(c.CategoriesEnd, n), sized(c.MembersEnd, n)
-	c.AssignmentsEnd, c.ApplicationEnd = sized(c.AssignmentsEnd, n), sized(c.ApplicationEnd, n)
-	c.Categories = textsFor(c.Categories, categories, categoryBytes)
-	c.MemberRelation, c.MemberSex = textsFor(c.MemberRelation, members, relationBytes), textsFor(c.MemberSex, members, memberSexBytes)
-	c.MemberAge, c.MemberAgeMonths, c.MemberDisabilityGroup = growing(c.MemberAge, members), growing(c.MemberAgeMonths, members), growing(c.MemberDisabilityGroup, members)
+	c.Id = textsFor(c.Id, n, ids)
+	c.Sex, c.Oktmo = textColumnFor(c.Sex, sent, 5, n, sex), textColumnFor(c.Oktmo, sent, 9, n, oktmo)
+	c.Date, c.BirthDate = columnFor(c.Date, sent, 2, n), columnFor(c.BirthDate, sent, 6, n)
+	c.Age, c.AgeMonths = columnFor(c.Age, sent, 3, n), columnFor(c.AgeMonths, sent, 4, n)
+	c.DisabilityGroup, c.IncomeKopecks = columnFor(c.DisabilityGroup, sent, 12, n), columnFor(c.IncomeKopecks, sent, 13, n)
+	c.Alive, c.Resident, c.Working = columnFor(c.Alive, sent, 7, n), columnFor(c.Resident, sent, 8, n), columnFor(c.Working, sent, 14, n)
+	c.HouseholdSize, c.PerCapitaIncome = columnFor(c.HouseholdSize, sent, 15, n), columnFor(c.PerCapitaIncome, sent, 16, n)
+	c.PerCapitaIncome_3M = columnFor(c.PerCapitaIncome_3M, sent, 17, n)
+	c.MinimumPerCapita, c.MinimumWorkingAge = columnFor(c.MinimumPerCapita, sent, 27, n), columnFor(c.MinimumWorkingAge, sent, 28, n)
+	c.MinimumPensioners, c.MinimumChildren = columnFor(c.MinimumPensioners, sent, 29, n), columnFor(c.MinimumChildren, sent, 30, n)
+	c.CategoriesEnd, c.MembersEnd = columnFor(c.CategoriesEnd, sent, colCategoriesEnd, n), columnFor(c.MembersEnd, sent, colMembersEnd, n)
+	c.AssignmentsEnd, c.ApplicationEnd = columnFor(c.AssignmentsEnd, sent, colAssignEnd, n), columnFor(c.ApplicationEnd, sent, colAppEnd, n)
+	c.Categories = textColumnFor(c.Categories, sent, 11, categories, categoryBytes)
+	c.MemberRelation, c.MemberSex = textColumnFor(c.MemberRelation, sent, 19, members, relationBytes), textColumnFor(c.MemberSex, sent, 22, members, memberSexBytes)
+	c.MemberAge, c.MemberAgeMonths = growing(c.MemberAge, members), growing(c.MemberAgeMonths, members)
+	c.MemberDisabilityGroup = growing(c.MemberDisabilityGroup, members)
 	c.MemberBirthDate, c.MemberCategoriesEnd = growing(c.MemberBirthDate, members), growing(c.MemberCategoriesEnd, members)
-	c.MemberCategories = textsFor(c.MemberCategories, memberCategories, memberCategoryBytes)
+	c.MemberCategories = textColumnFor(c.MemberCategories, sent, 25, memberCategories, memberCategoryBytes)
 	// Measures and statuses share a count: the bytes of both are an upper
 	// bound for each.
-	c.AssignmentMeasure, c.AssignmentStatus = textsFor(c.AssignmentMeasure, assignments, assignmentBytes), textsFor(c.AssignmentStatus, assignments, assignmentBytes)
+	c.AssignmentMeasure = textColumnFor(c.AssignmentMeasure, sent, 32, assignments, assignmentBytes)
+	c.AssignmentStatus = textColumnFor(c.AssignmentStatus, sent, 33, assignments, assignmentBytes)
 	c.AssignmentAmount = growing(c.AssignmentAmount, assignments)
-	c.ApplicationKey, c.ApplicationValue = textsFor(c.ApplicationKey, fields, fieldBytes), textsFor(c.ApplicationValue, fields, fieldBytes)
+	c.ApplicationKey, c.ApplicationValue = textColumnFor(c.ApplicationKey, sent, 36, fields, fieldBytes), textColumnFor(c.ApplicationValue, sent, 37, fields, fieldBytes)
+	members, categories, assignments, fields = 0, 0, 0, 0 // now what is written so far
 	for i := range cs {
 		k, p, h := &cs[i], &cs[i].Person, &cs[i].Household
 		addText(c.Id, k.ID)
-		c.Date[i] = ymd(k.Date)
-		c.Age[i], c.AgeMonths[i], c.BirthDate[i] = p.Age, p.AgeMonths, ymd(p.BirthDate)
-		addText(c.Sex, p.Sex)
-		c.Alive[i], c.Resident[i] = p.Alive, p.Resident
-		addText(c.Oktmo, p.OKTMO)
-		for _, s := range p.Categories {
-			addText(c.Categories, s)
-		}
-		c.CategoriesEnd[i] = uint32(len(c.Categories.Ends))
-		c.DisabilityGroup[i], c.IncomeKopecks[i], c.Working[i] = p.DisabilityGroup, p.IncomeKopecks, p.Working
-		c.HouseholdSize[i], c.PerCapitaIncome[i], c.PerCapitaIncome_3M[i] = h.Size, h.PerCapitaKopecks, h.PerCapita3Kopecks
-		for _, m := range h.Members {
-			addText(c.MemberRelation, m.Relation)
-			c.MemberAge = append(c.MemberAge, m.Age)
-			c.MemberAgeMonths = append(c.MemberAgeMonths, m.AgeMonths)
-			addText(c.MemberSex, m.Sex)
-			c.MemberBirthDate = append(c.MemberBirthDate, ymd(m.BirthDate))
-			for _, s := range m.Categories {
-				addText(c.MemberCategories, s)
+		put(c.Date, i, ymd(k.Date))
+		put(c.Age, i, p.Age)
+		put(c.AgeMonths, i, p.AgeMonths)
+		put(c.BirthDate, i, ymd(p.BirthDate))
+		addTextTo(c.Sex, p.Sex)
+		put(c.Alive, i, p.Alive)
+		put(c.Resident, i, p.Resident)
+		addTextTo(c.Oktmo, p.OKTMO)
+		if withCategories {
+			for _, s := range p.Categories {
+				addText(c.Categories, s)
 			}
-			c.MemberCategoriesEnd = append(c.MemberCategoriesEnd, uint32(len(c.MemberCategories.Ends)))
-			c.MemberDisabilityGroup = append(c.MemberDisabilityGroup, m.DisabilityGroup)
+			c.CategoriesEnd[i] = uint32(len(c.Categories.Ends))
 		}
-		c.MembersEnd[i] = uint32(len(c.MemberAge))
+		put(c.DisabilityGroup, i, p.DisabilityGroup)
+		put(c.IncomeKopecks, i, p.IncomeKopecks)
+		put(c.Working, i, p.Working)
+		put(c.HouseholdSize, i, h.Size)
+		put(c.PerCapitaIncome, i, h.PerCapitaKopecks)
+		put(c.PerCapitaIncome_3M, i, h.PerCapita3Kopecks)
+		if withMembers {
+			for _, m := range h.Members {
+				addTextTo(c.MemberRelation, m.Relation)
+				c.MemberAge = appendIf(c.MemberAge, has(20), m.Age)
+				c.MemberAgeMonths = appendIf(c.MemberAgeMonths, has(21), m.AgeMonths)
+				addTextTo(c.MemberSex, m.Sex)
+				c.MemberBirthDate = appendIf(c.MemberBirthDate, has(23), ymd(m.BirthDate))
+				if withMemberCategories {
+					for _, s := range m.Categories {
+						addText(c.MemberCategories, s)
+					}
+					c.MemberCategoriesEnd = append(c.MemberCategoriesEnd, uint32(len(c.MemberCategories.Ends)))
+				}
+				c.MemberDisabilityGroup = appendIf(c.MemberDisabilityGroup, has(26), m.DisabilityGroup)
+			}
+			members += len(h.Members)
+			c.MembersEnd[i] = uint32(members)
+		}
 		mn := &k.Minimum
-		c.MinimumPerCapita[i], c.MinimumWorkingAge[i], c.MinimumPensioners[i], c.MinimumChildren[i] = mn.PerCapita, mn.WorkingAge, mn.Pensioners, mn.Children
-		for _, a := range k.Assignments {
-			addText(c.AssignmentMeasure, a.Measure)
-			addText(c.AssignmentStatus, a.Status)
-			c.AssignmentAmount = append(c.AssignmentAmount, a.AmountKopecks)
+		put(c.MinimumPerCapita, i, mn.PerCapita)
+		put(c.MinimumWorkingAge, i, mn.WorkingAge)
+		put(c.MinimumPensioners, i, mn.Pensioners)
+		put(c.MinimumChildren, i, mn.Children)
+		if withAssignments {
+			for _, a := range k.Assignments {
+				addTextTo(c.AssignmentMeasure, a.Measure)
+				addTextTo(c.AssignmentStatus, a.Status)
+				c.AssignmentAmount = appendIf(c.AssignmentAmount, has(34), a.AmountKopecks)
+			}
+			assignments += len(k.Assignments)
+			c.AssignmentsEnd[i] = uint32(assignments)
 		}
-		c.AssignmentsEnd[i] = uint32(len(c.AssignmentAmount))
-		for key, v := range k.Application {
-			addText(c.ApplicationKey, key)
-			addText(c.ApplicationValue, v)
+		if withApplication {
+			for key, v := range k.Application {
+				addText(c.ApplicationKey, key)
+				addText(c.ApplicationValue, v)
+			}
+			c.ApplicationEnd[i] = uint32(len(c.ApplicationKey.Ends))
 		}
-		c.ApplicationEnd[i] = uint32(len(c.ApplicationKey.Ends))
 	}
 	return c
 }
 
+// columnFor is a column of n values when it is sent, or none.
+func columnFor[T any](s []T, sent columnSet, col, n int) []T {
+	if !sent.has(col) {
+		return s[:0]
+	}
+	return sized(s, n)
+}
+
+// textColumnFor is textsFor when the column is sent, or none.
+func textColumnFor(s *pluginv1.Strings, sent columnSet, col, values, bytes int) *pluginv1.Strings {
+	if !sent.has(col) {
+		return nil
+	}
+	return textsFor(s, values, bytes)
+}
+
+// put sets a column's i-th value, when the column is sent.
+func put[T any](s []T, i int, v T) {
+	if i < len(s) {
+		s[i] = v
+	}
+}
+
+func appendIf[T any](s []T, sent bool, v T) []T {
+	if sent {
+		return append(s, v)
+	}
+	return s
+}
+
+// addTextTo is addText to a column that may not be sent (nil).
+func addTextTo(s *pluginv1.Strings, v string) {
+	if s != nil {
+		addText(s, v)
+	}
+}
+
 // casesFrom reads a batch's columns into new cases.
 func casesFrom(c *pluginv1.Cases) ([]measure.Case, error) {
-	return new(caseArrays).read(c)
+	return new(caseArrays).read(c, 0)
 }
 
 // caseArrays are the arrays a stream reads batch after batch of cases
@@ -322,8 +411,10 @@ type caseArrays struct {
 	assignments []measure.Assignment
 }
 
-// read reads a batch's columns into cases on the arrays.
-func (r *caseArrays) read(c *pluginv1.Cases) ([]measure.Case, error) {
+// read reads a batch's columns into cases on the arrays. The columns in
+// leftOut (fields the measure does not read) may be empty; their fields
+// are then zero.
+func (r *caseArrays) read(c *pluginv1.Cases, leftOut columnSet) ([]measure.Case, error) {
 	// Lists of texts are parts of a column's list; single values are
 	// read from the column as they are copied into the cases.
 	var u unpacker
@@ -336,46 +427,64 @@ func (r *caseArrays) read(c *pluginv1.Cases) ([]measure.Case, error) {
 	if err := u.err(); err != nil {
 		return nil, err
 	}
-	n, m, a := ids.len(), relation.len(), assignmentMeasure.len()
+	// A column left out and empty is no column to check; one left out
+	// but sent is checked as any other.
+	v := func(num int, name string, l int) column {
+		if l == 0 && leftOut.has(num) {
+			return column{name, -1}
+		}
+		return column{name, l}
+	}
+	// The lists' lengths are their ends' last, where the column that
+	// would count them is left out.
+	n, m, a := ids.len(), listLength(relation.len(), leftOut.has(19), c.GetMembersEnd()), listLength(assignmentMeasure.len(), leftOut.has(32), c.GetAssignmentsEnd())
+	lengthsOf := func(ends []uint32, num, rows, total int, what string) error {
+		if len(ends) == 0 && leftOut.has(num) {
+			return nil
+		}
+		return lists(ends, rows, total, what)
+	}
 	if err := errors.Join(
-		sameLength("cases", n, column{"date", len(c.GetDate())}, column{"age", len(c.GetAge())}, column{"age_months", len(c.GetAgeMonths())},
-			column{"sex", sex.len()}, column{"birth_date", len(c.GetBirthDate())}, column{"alive", len(c.GetAlive())},
-			column{"resident", len(c.GetResident())}, column{"oktmo", oktmo.len()}, column{"disability_group", len(c.GetDisabilityGroup())},
-			column{"income_kopecks", len(c.GetIncomeKopecks())}, column{"working", len(c.GetWorking())},
-			column{"household_size", len(c.GetHouseholdSize())}, column{"per_capita_income", len(c.GetPerCapitaIncome())},
-			column{"per_capita_income_3m", len(c.GetPerCapitaIncome_3M())}, column{"minimum_per_capita", len(c.GetMinimumPerCapita())},
-			column{"minimum_working_age", len(c.GetMinimumWorkingAge())}, column{"minimum_pensioners", len(c.GetMinimumPensioners())},
-			column{"minimum_children", len(c.GetMinimumChildren())}),
-		sameLength("members", m, column{"member_age", len(c.GetMemberAge())}, column{"member_age_months", len(c.GetMemberAgeMonths())},
-			column{"member_sex", memberSex.len()}, column{"member_birth_date", len(c.GetMemberBirthDate())},
-			column{"member_disability_group", len(c.GetMemberDisabilityGroup())}),
-		sameLength("assignments", a, column{"assignment_status", assignmentStatus.len()}, column{"assignment_amount", len(c.GetAssignmentAmount())}),
+		sameLength("cases", n, v(2, "date", len(c.GetDate())), v(3, "age", len(c.GetAge())), v(4, "age_months", len(c.GetAgeMonths())),
+			v(5, "sex", sex.len()), v(6, "birth_date", len(c.GetBirthDate())), v(7, "alive", len(c.GetAlive())),
+			v(8, "resident", len(c.GetResident())), v(9, "oktmo", oktmo.len()), v(12, "disability_group", len(c.GetDisabilityGroup())),
+			v(13, "income_kopecks", len(c.GetIncomeKopecks())), v(14, "working", len(c.GetWorking())),
+			v(15, "household_size", len(c.GetHouseholdSize())), v(16, "per_capita_income", len(c.GetPerCapitaIncome())),
+			v(17, "per_capita_income_3m", len(c.GetPerCapitaIncome_3M())), v(27, "minimum_per_capita", len(c.GetMinimumPerCapita())),
+			v(28, "minimum_working_age", len(c.GetMinimumWorkingAge())), v(29, "minimum_pensioners", len(c.GetMinimumPensioners())),
+			v(30, "minimum_children", len(c.GetMinimumChildren()))),
+		sameLength("members", m, v(19, "member_relation", relation.len()), v(20, "member_age", len(c.GetMemberAge())),
+			v(21, "member_age_months", len(c.GetMemberAgeMonths())), v(22, "member_sex", memberSex.len()),
+			v(23, "member_birth_date", len(c.GetMemberBirthDate())), v(26, "member_disability_group", len(c.GetMemberDisabilityGroup()))),
+		sameLength("assignments", a, v(32, "assignment_measure", assignmentMeasure.len()), v(33, "assignment_status", assignmentStatus.len()),
+			v(34, "assignment_amount", len(c.GetAssignmentAmount()))),
 		sameLength("application fields", applicationKey.len(), column{"application_value", applicationValue.len()}),
-		lists(c.GetCategoriesEnd(), n, len(categories), "categories"),
-		lists(c.GetMembersEnd(), n, m, "members"),
-		lists(c.GetMemberCategoriesEnd(), m, len(memberCategories), "member categories"),
-		lists(c.GetAssignmentsEnd(), n, a, "assignments"),
-		lists(c.GetApplicationEnd(), n, applicationKey.len(), "application"),
+		lengthsOf(c.GetCategoriesEnd(), colCategoriesEnd, n, len(categories), "categories"),
+		lengthsOf(c.GetMembersEnd(), colMembersEnd, n, m, "members"),
+		lengthsOf(c.GetMemberCategoriesEnd(), colMemberCatsEnd, m, len(memberCategories), "member categories"),
+		lengthsOf(c.GetAssignmentsEnd(), colAssignEnd, n, a, "assignments"),
+		lengthsOf(c.GetApplicationEnd(), colAppEnd, n, applicationKey.len(), "application"),
 	); err != nil {
 		return nil, err
 	}
 	r.members = sized(r.members, m)
 	members := r.members
 	for j := range members {
-		b, err := fromYMD(c.MemberBirthDate[j])
+		b, err := fromYMD(get(c.MemberBirthDate, j))
 		if err != nil {
 			return nil, fmt.Errorf("member %d birth_date: %w", j, err)
 		}
 		lo, hi := span(c.MemberCategoriesEnd, j)
-		members[j] = measure.Member{Relation: relation.at(j), Age: c.MemberAge[j], AgeMonths: c.MemberAgeMonths[j], Sex: memberSex.at(j),
-			BirthDate: b, Categories: memberCategories[lo:hi:hi], DisabilityGroup: c.MemberDisabilityGroup[j]}
+		members[j] = measure.Member{Relation: relation.get(j), Age: get(c.MemberAge, j), AgeMonths: get(c.MemberAgeMonths, j),
+			Sex: memberSex.get(j), BirthDate: b, Categories: memberCategories[lo:hi:hi], DisabilityGroup: get(c.MemberDisabilityGroup, j)}
 	}
 	var assignments []measure.Assignment
 	if a > 0 {
 		r.assignments = sized(r.assignments, a)
 		assignments = r.assignments
 		for j := range assignments {
-			assignments[j] = measure.Assignment{Measure: assignmentMeasure.at(j), Status: assignmentStatus.at(j), AmountKopecks: c.AssignmentAmount[j]}
+			assignments[j] = measure.Assignment{Measure: assignmentMeasure.get(j), Status: assignmentStatus.get(j),
+				AmountKopecks: get(c.AssignmentAmount, j)}
 		}
 	}
 	r.cases = sized(r.cases, n)
@@ -383,14 +492,14 @@ func (r *caseArrays) read(c *pluginv1.Cases) ([]measure.Case, error) {
 	// A batch's cases are usually decided on one date.
 	lastDate, d := int32(0), time.Time{}
 	for i := range out {
-		if v := c.Date[i]; v != lastDate {
+		if v := get(c.Date, i); v != lastDate {
 			var err error
 			if d, err = fromYMD(v); err != nil {
 				return nil, fmt.Errorf("case %d date: %w", i, err)
 			}
 			lastDate = v
 		}
-		b, err := fromYMD(c.BirthDate[i])
+		b, err := fromYMD(get(c.BirthDate, i))
 		if err != nil {
 			return nil, fmt.Errorf("case %d birth_date: %w", i, err)
 		}
@@ -398,13 +507,13 @@ func (r *caseArrays) read(c *pluginv1.Cases) ([]measure.Case, error) {
 		mlo, mhi := span(c.MembersEnd, i)
 		k := &out[i]
 		*k = measure.Case{ID: ids.at(i), Date: d,
-			Person: measure.Subject{Age: c.Age[i], AgeMonths: c.AgeMonths[i], Sex: sex.at(i), BirthDate: b, Alive: c.Alive[i],
-				Resident: c.Resident[i], OKTMO: oktmo.at(i), Categories: categories[clo:chi:chi], DisabilityGroup: c.DisabilityGroup[i],
-				IncomeKopecks: c.IncomeKopecks[i], Working: c.Working[i]},
-			Household: measure.Household{Members: members[mlo:mhi:mhi], Size: c.HouseholdSize[i],
-				PerCapitaKopecks: c.PerCapitaIncome[i], PerCapita3Kopecks: c.PerCapitaIncome_3M[i]},
-			Minimum: measure.Minimums{PerCapita: c.MinimumPerCapita[i], WorkingAge: c.MinimumWorkingAge[i],
-				Pensioners: c.MinimumPensioners[i], Children: c.MinimumChildren[i]},
+			Person: measure.Subject{Age: get(c.Age, i), AgeMonths: get(c.AgeMonths, i), Sex: sex.get(i), BirthDate: b,
+				Alive: get(c.Alive, i), Resident: get(c.Resident, i), OKTMO: oktmo.get(i), Categories: categories[clo:chi:chi],
+				DisabilityGroup: get(c.DisabilityGroup, i), IncomeKopecks: get(c.IncomeKopecks, i), Working: get(c.Working, i)},
+			Household: measure.Household{Members: members[mlo:mhi:mhi], Size: get(c.HouseholdSize, i),
+				PerCapitaKopecks: get(c.PerCapitaIncome, i), PerCapita3Kopecks: get(c.PerCapitaIncome_3M, i)},
+			Minimum: measure.Minimums{PerCapita: get(c.MinimumPerCapita, i), WorkingAge: get(c.MinimumWorkingAge, i),
+				Pensioners: get(c.MinimumPensioners, i), Children: get(c.MinimumChildren, i)},
 		}
 		if lo, hi := span(c.AssignmentsEnd, i); hi > lo {
 			k.Assignments = assignments[lo:hi:hi]
@@ -417,6 +526,25 @@ func (r *caseArrays) read(c *pluginv1.Cases) ([]measure.Case, error) {
 		}
 	}
 	return out, nil
+}
+
+// listLength is how many elements a list column has: the column counting
+// them, or, where it is left out, the last of the lists' ends.
+func listLength(counted int, leftOut bool, ends []uint32) int {
+	if counted == 0 && leftOut && len(ends) > 0 {
+		return int(ends[len(ends)-1])
+	}
+	return counted
+}
+
+// get is a column's i-th value, or zero where the column is left out
+// (empty): a column that is sent has been checked to hold every value.
+func get[T any](s []T, i int) T {
+	if i < len(s) {
+		return s[i]
+	}
+	var zero T
+	return zero
 }
 
 // outcomesInto writes outcomes as columns into o, reusing its arrays;

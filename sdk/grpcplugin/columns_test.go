@@ -46,7 +46,7 @@ func normal(c measure.Case) measure.Case {
 
 func TestCasesCrossAsTheyAre(t *testing.T) {
 	cs := mixedCases()
-	b, err := proto.Marshal(casesInto(new(pluginv1.Cases), cs))
+	b, err := proto.Marshal(casesInto(new(pluginv1.Cases), cs, everyColumn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +70,10 @@ func TestCasesCrossAsTheyAre(t *testing.T) {
 // A request's columns are reused from call to call: a batch written over
 // a larger one carries nothing of it.
 func TestCasesWrittenOverAnotherBatch(t *testing.T) {
-	c := casesInto(new(pluginv1.Cases), benchCases(50))
+	c := casesInto(new(pluginv1.Cases), benchCases(50), everyColumn)
 	small := mixedCases()
 	small[0].Household.Members = append(small[0].Household.Members, measure.Member{Relation: "parent", Categories: []string{"pensioner"}})
-	got, err := casesFrom(casesInto(c, small))
+	got, err := casesFrom(casesInto(c, small, everyColumn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestCasesReadOverAnotherBatch(t *testing.T) {
 	}
 	var arrays caseArrays
 	for round, cs := range [][]measure.Case{big, mixedCases(), big[:3], mixedCases()} {
-		got, err := arrays.read(casesInto(new(pluginv1.Cases), cs))
+		got, err := arrays.read(casesInto(new(pluginv1.Cases), cs, everyColumn), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"a value past the text", "column id: value 6 ends at byte", func(c *pluginv1.Cases) { c.Id.Ends[6] += 100 }},
 		{"text after the last value", "column id: its values hold", func(c *pluginv1.Cases) { c.Id.Data = append(c.Id.Data, 'x') }},
 	} {
-		c := casesInto(new(pluginv1.Cases), mixedCases())
+		c := casesInto(new(pluginv1.Cases), mixedCases(), everyColumn)
 		tc.spoil(c)
 		if _, err := casesFrom(c); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -273,7 +273,7 @@ func TestDatesAsTimeHasThem(t *testing.T) {
 }
 
 func FuzzCasesFrom(f *testing.F) {
-	b, _ := proto.Marshal(casesInto(new(pluginv1.Cases), mixedCases()))
+	b, _ := proto.Marshal(casesInto(new(pluginv1.Cases), mixedCases(), everyColumn))
 	f.Add(b)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

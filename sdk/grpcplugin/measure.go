@@ -45,6 +45,9 @@ type MeasureClient struct {
 	// unary: the plug-in lacks EvaluateStream (it was built before it);
 	// its batches go by Evaluate.
 	unary atomic.Bool
+	// sent: the columns of a case the measure reads (its Reads), asked of
+	// it once; 0 until then.
+	sent atomic.Uint64
 }
 
 func (m *MeasureClient) Describe(ctx context.Context) (measure.Description, error) {
@@ -52,14 +55,37 @@ func (m *MeasureClient) Describe(ctx context.Context) (measure.Description, erro
 	if err != nil {
 		return measure.Description{}, fromStatus(err)
 	}
-	d := measure.Description{Code: r.GetCode(), Name: textFrom(r.GetName()), Needs: r.GetNeeds()}
+	d := measure.Description{Code: r.GetCode(), Name: textFrom(r.GetName()), Needs: r.GetNeeds(), Reads: r.GetReads()}
 	for _, c := range r.GetConditions() {
 		d.Conditions = append(d.Conditions, measure.ConditionInfo{Name: c.GetName(), Title: textFrom(c.GetTitle())})
 	}
 	if d.Code == "" {
 		return d, badAnswer("Describe gave no code")
 	}
+	if _, err := columnsRead(d.Reads); err != nil {
+		return d, badAnswer("Describe %v", err)
+	}
 	return d, nil
+}
+
+// columnsSent are the columns a batch carries: those the measure reads,
+// as its description says (asked on the first call), or every one — when
+// the context asks for every field (WithEveryField), or the description
+// cannot be had (the call goes on; the next asks again).
+func (m *MeasureClient) columnsSent(ctx context.Context) columnSet {
+	if everyField(ctx) {
+		return everyColumn
+	}
+	if s := m.sent.Load(); s != 0 {
+		return columnSet(s)
+	}
+	d, err := m.Describe(ctx)
+	if err != nil {
+		return everyColumn
+	}
+	s, _ := columnsRead(d.Reads) // Describe has checked them
+	m.sent.Store(uint64(s))
+	return s
 }
 
 // Evaluate sends the batch in one call and asks for explanations. The
@@ -104,12 +130,13 @@ type casesRequest struct {
 
 var requests = sync.Pool{New: func() any { return new(casesRequest) }}
 
-// set makes the request carry the cases. It holds no pointer into them
-// once set returns. The host asks for outcomes by position: it checks
-// ids an answer has, and needs none.
-func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicros int64) *pluginv1.EvaluateRequest {
-	r.buf = appendCasesField(r.buf[:0], casesInto(&r.cols, cases))
+// set makes the request carry the cases' columns in sent. It holds no
+// pointer into them once set returns. The host asks for outcomes by
+// position: it checks ids an answer has, and needs none.
+func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicros int64, sent columnSet) *pluginv1.EvaluateRequest {
+	r.buf = appendCasesField(r.buf[:0], casesInto(&r.cols, cases, sent))
 	r.req.Explain, r.req.DeadlineUnixMicros, r.req.OutcomesByPosition = explain, deadlineUnixMicros, true
+	r.req.LeftOut = sent.appendLeftOut(r.req.LeftOut[:0])
 	r.req.ProtoReflect().SetUnknown(r.buf)
 	return &r.req
 }
@@ -130,15 +157,16 @@ func (m *MeasureClient) evaluate(ctx context.Context, cases []measure.Case, expl
 // A call that fails may have handed over some outcomes first; keep is
 // not called once EvaluateEach has returned.
 func (m *MeasureClient) EvaluateEach(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) error {
+	sent := m.columnsSent(ctx)
 	if !m.unary.Load() {
-		err := m.evaluateOnStream(ctx, cases, explain, keep)
+		err := m.evaluateOnStream(ctx, cases, explain, sent, keep)
 		if !lacksStream(err) {
 			return fromStatus(err)
 		}
 		m.unary.Store(true)
 	}
 	req := requests.Get().(*casesRequest)
-	r, err := m.c.Evaluate(outgoing(ctx), req.set(cases, explain, 0))
+	r, err := m.c.Evaluate(outgoing(ctx), req.set(cases, explain, 0, sent))
 	// gRPC has marshalled the request before the call returns: the next
 	// call may reuse it.
 	requests.Put(req)
@@ -179,6 +207,23 @@ func (m *MeasureClient) ValidateApplication(ctx context.Context, application map
 type measureServer struct {
 	pluginv1.UnimplementedMeasureServer
 	impl measure.Measure
+
+	readOnce sync.Once
+	reads    columnSet
+}
+
+// columnsRead are the columns the measure reads, from its description
+// (asked once): every one when it lists none, or it cannot be had.
+func (s *measureServer) columnsRead(ctx context.Context) columnSet {
+	s.readOnce.Do(func() {
+		s.reads = everyColumn
+		if d, err := s.impl.Describe(ctx); err == nil {
+			if read, err := columnsRead(d.Reads); err == nil {
+				s.reads = read
+			}
+		}
+	})
+	return s.reads
 }
 
 func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
@@ -186,7 +231,10 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	r := &pluginv1.DescribeResponse{Code: d.Code, Name: textTo(d.Name), Needs: d.Needs}
+	if _, err := columnsRead(d.Reads); err != nil {
+		return nil, toStatus(fmt.Errorf("the measure's description %w", err))
+	}
+	r := &pluginv1.DescribeResponse{Code: d.Code, Name: textTo(d.Name), Needs: d.Needs, Reads: d.Reads}
 	for _, c := range d.Conditions {
 		r.Conditions = append(r.Conditions, &pluginv1.ConditionInfo{Name: c.Name, Title: textTo(c.Title)})
 	}
@@ -194,7 +242,7 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 }
 
 func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	out, err := s.answer(incoming(ctx), req.GetCases(), req.GetExplain(), new(caseArrays))
+	out, err := s.answer(incoming(ctx), req.GetCases(), requestHeader{explain: req.GetExplain(), leftOut: req.GetLeftOut()}, new(caseArrays))
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +253,19 @@ func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequ
 // its errors are statuses. Each outcome is checked to be its case's here,
 // where the measure's mistake is told as the plug-in's error, whether or
 // not the host checks again.
-func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, explain bool, arrays *caseArrays) ([]measure.Outcome, error) {
-	cases, err := arrays.read(c)
+func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, h requestHeader, arrays *caseArrays) ([]measure.Outcome, error) {
+	leftOut, ok := columnsOf(h.leftOut)
+	if !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "the host left out columns %v, not all of them a case's fields", h.leftOut)
+	}
+	if missing := leftOut & s.columnsRead(ctx); missing != 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "the host left out fields the measure reads: %s", columnNames(missing))
+	}
+	cases, err := arrays.read(c, leftOut)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the host sent a batch against the protocol: %v", err)
 	}
-	out, err := s.impl.Evaluate(measure.WithExplanations(ctx, explain), cases)
+	out, err := s.impl.Evaluate(measure.WithExplanations(ctx, h.explain), cases)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -45,12 +45,12 @@ func (s *evalStream) close() { s.cancel() }
 
 // evaluateOnStream answers the cases over an idle stream of the
 // context's region, or a new one. Its errors are gRPC's, as they came.
-func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) error {
+func (m *MeasureClient) evaluateOnStream(ctx context.Context, cases []measure.Case, explain bool, sent columnSet, keep func(*measure.Outcome)) error {
 	s, err := m.stream(ctx)
 	if err != nil {
 		return err
 	}
-	reusable, err := s.evaluate(ctx, cases, explain, keep)
+	reusable, err := s.evaluate(ctx, cases, explain, sent, keep)
 	if ctx.Err() != nil && err != nil {
 		err = ctx.Err()
 	}
@@ -97,7 +97,7 @@ func (m *MeasureClient) stream(ctx context.Context) (*evalStream, error) {
 // caller giving up) ends the stream, so a plug-in that never answers is
 // not waited for past it. reusable: the stream may serve another call (it
 // did not fail and was not ended with the call).
-func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool, keep func(*measure.Outcome)) (reusable bool, err error) {
+func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain bool, columns columnSet, keep func(*measure.Outcome)) (reusable bool, err error) {
 	stop := context.AfterFunc(ctx, s.cancel)
 	var deadline int64
 	if d, ok := ctx.Deadline(); ok {
@@ -113,7 +113,7 @@ func (s *evalStream) evaluate(ctx context.Context, cases []measure.Case, explain
 			// Send has marshalled the request when it returns: the next
 			// part may be written over it. io.EOF: the stream has ended,
 			// and Recv tells why.
-			if err := s.s.Send(req.set(part(i), explain, deadline)); err != nil {
+			if err := s.s.Send(req.set(part(i), explain, deadline, columns)); err != nil {
 				sent <- err
 				return
 			}
@@ -191,13 +191,13 @@ func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.
 				return status.Errorf(codes.InvalidArgument, "the host sent a request against the protocol: %v", err)
 			}
 			c, h = req.GetCases(), requestHeader{explain: req.GetExplain(), deadlineUnixMicros: req.GetDeadlineUnixMicros(),
-				byPosition: req.GetOutcomesByPosition()}
+				byPosition: req.GetOutcomesByPosition(), leftOut: req.GetLeftOut()}
 		}
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		if h.deadlineUnixMicros != 0 {
 			rctx, cancel = context.WithDeadline(ctx, time.UnixMicro(h.deadlineUnixMicros))
 		}
-		out, err := s.answer(rctx, c, h.explain, arrays)
+		out, err := s.answer(rctx, c, h, arrays)
 		cancel()
 		if err != nil {
 			return err

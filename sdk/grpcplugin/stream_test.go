@@ -327,7 +327,7 @@ func TestStreamEndedWithoutAnAnswer(t *testing.T) {
 func TestStreamReadsAnyProtobufForm(t *testing.T) {
 	m, _ := probed(t)
 	cs := aged(30)
-	cols := casesInto(new(pluginv1.Cases), cs)
+	cols := casesInto(new(pluginv1.Cases), cs, everyColumn)
 	ages := cols.Age
 	cols.Age = nil
 	inner, err := proto.Marshal(cols)
@@ -342,7 +342,7 @@ func TestStreamReadsAnyProtobufForm(t *testing.T) {
 		inner = protowire.AppendBytes(protowire.AppendTag(inner, 3, protowire.BytesType), packed)
 	}
 	split := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), inner)
-	whole, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: casesInto(new(pluginv1.Cases), cs), Explain: true})
+	whole, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: casesInto(new(pluginv1.Cases), cs, everyColumn), Explain: true})
 	if err != nil {
 		t.Fatal(err)
 	}

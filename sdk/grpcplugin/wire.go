@@ -119,7 +119,7 @@ func appendOutcomesField(b []byte, o *pluginv1.Outcomes) []byte {
 // appendCasesField appends c as field 1 of an EvaluateRequest.
 func appendCasesField(b []byte, c *pluginv1.Cases) []byte {
 	b, start := beginLen(b, 1, messageRoom)
-	b = stringsField(b, 1, c.Id)
+	b = stringsField(b, colID, c.Id)
 	b = packed(b, 2, c.Date)
 	b = packed(b, 3, c.Age)
 	b = packed(b, 4, c.AgeMonths)
@@ -267,6 +267,7 @@ const (
 type casesReader struct {
 	c       pluginv1.Cases
 	columns []columnReader
+	leftOut []uint32
 }
 
 func newCasesReader() *casesReader {
@@ -311,13 +312,14 @@ func emptyColumns(columns []columnReader) {
 type requestHeader struct {
 	explain, byPosition bool
 	deadlineUnixMicros  int64
+	leftOut             []uint32
 }
 
 // request reads an EvaluateRequest received as unknown fields. ok false:
 // the caller reads it with protobuf.
 func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader, ok bool) {
 	emptyColumns(r.columns)
-	var seenCases bool
+	var seenCases, seenLeftOut bool
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || !num.IsValid() {
@@ -331,6 +333,12 @@ func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader,
 				return nil, requestHeader{}, false
 			}
 			b, seenCases = b[n:], true
+		case num == 5 && typ == protowire.BytesType && !seenLeftOut: // packed, as a Go SDK writes it
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || !varints(&r.leftOut, v) {
+				return nil, requestHeader{}, false
+			}
+			b, seenLeftOut, h.leftOut = b[n:], true, r.leftOut
 		case num >= 2 && num <= 4 && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
@@ -345,7 +353,7 @@ func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader,
 			default:
 				h.byPosition = protowire.DecodeBool(v)
 			}
-		case num <= 4:
+		case num <= 5:
 			return nil, requestHeader{}, false
 		default:
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {

@@ -22,7 +22,7 @@ import (
 // is the one proto.Marshal writes.
 func sameAsProtobuf(t testing.TB, cs []measure.Case) {
 	t.Helper()
-	c := casesInto(new(pluginv1.Cases), cs)
+	c := casesInto(new(pluginv1.Cases), cs, everyColumn)
 	want, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: c})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func FuzzCasesMarshalled(f *testing.F) {
 // BenchmarkCasesMarshalled is a 1,000-case request marshalled by hand and
 // by protobuf, as the codec does (its size first).
 func BenchmarkCasesMarshalled(b *testing.B) {
-	c := casesInto(new(pluginv1.Cases), benchCases(1000))
+	c := casesInto(new(pluginv1.Cases), benchCases(1000), everyColumn)
 	var buf []byte
 	b.Run("by hand", func(b *testing.B) {
 		for b.Loop() {
@@ -120,11 +120,14 @@ func readAsProtobuf(t testing.TB, r *casesReader, b []byte) bool {
 	if err := proto.Unmarshal(b, &req); err != nil {
 		t.Fatalf("the hand reader read a request protobuf refuses: %v", err)
 	}
-	if h.explain != req.GetExplain() || h.deadlineUnixMicros != req.GetDeadlineUnixMicros() || h.byPosition != req.GetOutcomesByPosition() {
-		t.Fatalf("read %+v, protobuf's explain %t deadline %d by position %t", h, req.GetExplain(), req.GetDeadlineUnixMicros(), req.GetOutcomesByPosition())
+	if h.explain != req.GetExplain() || h.deadlineUnixMicros != req.GetDeadlineUnixMicros() || h.byPosition != req.GetOutcomesByPosition() ||
+		!slices.Equal(h.leftOut, req.GetLeftOut()) {
+		t.Fatalf("read %+v, protobuf's explain %t deadline %d by position %t left out %v", h, req.GetExplain(), req.GetDeadlineUnixMicros(),
+			req.GetOutcomesByPosition(), req.GetLeftOut())
 	}
-	got, gotErr := casesFrom(c)
-	want, wantErr := casesFrom(req.GetCases())
+	leftOut, _ := columnsOf(h.leftOut)
+	got, gotErr := new(caseArrays).read(c, leftOut)
+	want, wantErr := new(caseArrays).read(req.GetCases(), leftOut)
 	if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("read (%v):\n%+v\nprotobuf's (%v):\n%+v", gotErr, got, wantErr, want)
 	}
@@ -136,8 +139,10 @@ func readAsProtobuf(t testing.TB, r *casesReader, b []byte) bool {
 // are left to protobuf.
 func TestRequestsReadAsProtobufDoes(t *testing.T) {
 	r := newCasesReader()
+	some, _ := columnsRead([]string{"date", "person.categories", "household.members.age", "application"})
+	sent := everyColumn
 	request := func(cs []measure.Case, explain bool, deadline int64) []byte {
-		req := new(casesRequest).set(cs, explain, deadline)
+		req := new(casesRequest).set(cs, explain, deadline, sent)
 		b, err := proto.Marshal(req)
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +151,7 @@ func TestRequestsReadAsProtobufDoes(t *testing.T) {
 	}
 	for i, b := range [][]byte{
 		request(benchCases(1000), true, 1_700_000_000_000_000), request(mixedCases(), false, 0), request(nil, true, 5),
-		request(benchCases(2), false, -1), {},
+		request(benchCases(2), false, -1), {}, func() []byte { sent = some; return request(mixedCases(), true, 9) }(),
 	} {
 		if !readAsProtobuf(t, r, b) {
 			t.Errorf("request %d: the hand reader declined the host's own request", i)
@@ -161,7 +166,7 @@ func TestRequestsReadAsProtobufDoes(t *testing.T) {
 	explainTwice = protowire.AppendBytes(explainTwice, []byte("later"))
 	explainTwice = protowire.AppendTag(explainTwice, 2, protowire.VarintType)
 	explainTwice = protowire.AppendVarint(explainTwice, 0)
-	protobufs, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: casesInto(new(pluginv1.Cases), mixedCases()), Explain: true})
+	protobufs, err := proto.Marshal(&pluginv1.EvaluateRequest{Cases: casesInto(new(pluginv1.Cases), mixedCases(), everyColumn), Explain: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,12 +191,15 @@ func TestRequestsReadAsProtobufDoes(t *testing.T) {
 // FuzzRequestRead holds the hand reader to protobuf on any bytes: it
 // reads them as protobuf does or leaves them to it.
 func FuzzRequestRead(f *testing.F) {
+	some, _ := columnsRead([]string{"person.age", "household.members.relation"})
 	for _, cs := range [][]measure.Case{benchCases(2), mixedCases(), nil} {
-		b, err := proto.Marshal(new(casesRequest).set(cs, true, 7))
-		if err != nil {
-			f.Fatal(err)
+		for _, sent := range []columnSet{everyColumn, some} {
+			b, err := proto.Marshal(new(casesRequest).set(cs, true, 7, sent))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
 		}
-		f.Add(b)
 	}
 	f.Add([]byte{0x0a, 0x02, 0x12, 0x00})
 	r := newCasesReader()
@@ -331,7 +339,7 @@ func FuzzOutcomesMarshalled(f *testing.F) {
 // into kept columns (after the copy into an emptypb.Empty that receiving
 // it makes) and by protobuf into new ones.
 func BenchmarkCasesRead(b *testing.B) {
-	wire, err := proto.Marshal(new(casesRequest).set(benchCases(1000), false, 0))
+	wire, err := proto.Marshal(new(casesRequest).set(benchCases(1000), false, 0, everyColumn))
 	if err != nil {
 		b.Fatal(err)
 	}

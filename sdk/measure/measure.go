@@ -51,6 +51,15 @@ type Description struct {
 	Conditions []ConditionInfo
 	// Needs are the data the measure reads: registry facts, connectors.
 	Needs []string
+	// Reads are the case's fields the measure reads, by their names in
+	// the case schema ("person.age", "household.members.relation"; a
+	// group, "person" or "household.members", stands for all its
+	// fields). The platform then sends a batch only these, and every
+	// other field of a case is zero: a batch is smaller by the fields a
+	// measure does not read, often half. None: every field. sdktest's
+	// Golden evaluates the cases both ways and fails a measure whose
+	// outcomes differ, as it reads a field it does not list.
+	Reads []string
 }
 
 // ConditionInfo names a condition the outcomes report.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -247,7 +248,12 @@ func Golden(t testing.TB, m measure.Measure, path string) {
 	for i, g := range f.Cases {
 		cases[i] = g.Case.toCase(fmt.Sprintf("line %d", g.line))
 	}
-	out, err := m.Evaluate(Context(t, f.Region), cases)
+	ctx := Context(t, f.Region)
+	d, err := m.Describe(ctx)
+	if err != nil {
+		t.Fatalf("sdktest: %s: describe: %v", path, err)
+	}
+	out, err := m.Evaluate(ctx, cases)
 	if err != nil {
 		t.Fatalf("sdktest: %s: evaluate: %v", path, err)
 	}
@@ -257,6 +263,20 @@ func Golden(t testing.TB, m measure.Measure, path string) {
 	for i, g := range f.Cases {
 		for _, problem := range g.Expect.check(out[i]) {
 			t.Errorf("%s:%d (%s): %s", path, g.line, g.Name, problem)
+		}
+	}
+	if len(d.Reads) > 0 {
+		// The platform sends only the fields in Reads: a measure that
+		// reads another sees it zero there, and decides otherwise.
+		whole, err := m.Evaluate(grpcplugin.WithEveryField(ctx), cases)
+		if err != nil {
+			t.Fatalf("sdktest: %s: evaluate with every field: %v", path, err)
+		}
+		for i, g := range f.Cases {
+			if !reflect.DeepEqual(out[i], whole[i]) {
+				t.Errorf("%s:%d (%s): the outcome with only the fields in Reads (%v) differs from the one with every field: "+
+					"the measure reads a field it does not list\n  Reads only: %+v\n every field: %+v", path, g.line, g.Name, d.Reads, out[i], whole[i])
+			}
 		}
 	}
 }

@@ -97,3 +97,50 @@ func FuzzParseGolden(f *testing.F) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// unlisted lists that it reads the person's age, but decides on the
+// residence too.
+type unlisted struct{ reads []string }
+
+func (u unlisted) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "unlisted", Reads: u.reads}, nil
+}
+
+func (unlisted) Evaluate(_ context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cases))
+	for i, c := range cases {
+		out[i] = measure.Outcome{CaseID: c.ID, Eligible: c.Person.Age >= 18 && c.Person.Resident}
+	}
+	return out, nil
+}
+
+// Golden evaluates a measure that lists what it reads both ways, and
+// fails one that reads a field it does not list, naming the case; a
+// measure listing a field the schema does not have fails its Describe.
+func TestGoldenFindsAFieldReadButNotListed(t *testing.T) {
+	path := t.TempDir() + "/cases.yaml"
+	if err := writeFile(path, goldenHead+"      person: {age: 30, resident: true}\n    expect:\n      eligible: true\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		reads []string
+		want  string // "": passes
+	}{
+		{[]string{"person.age", "person.resident"}, ""},
+		{[]string{"person"}, ""},
+		{nil, ""},
+		{[]string{"person.age"}, "cases.yaml:3 (one): the outcome with only the fields in Reads ([person.age]) differs"},
+		{[]string{"person.agе"}, `reads "person.agе", which is not a field of the case schema`},
+	} {
+		f := &failures{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); Golden(f, unlisted{tc.reads}, path) }()
+		<-done
+		switch {
+		case tc.want == "" && len(f.got) > 0:
+			t.Errorf("reads %q: %q", tc.reads, f.got)
+		case tc.want != "" && (len(f.got) == 0 || !strings.Contains(strings.Join(f.got, "\n"), tc.want)):
+			t.Errorf("reads %q: %q, want one with %q", tc.reads, f.got, tc.want)
+		}
+	}
+}

@@ -793,7 +793,14 @@ type DescribeResponse struct {
 	Name       *Text                  `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Conditions []*ConditionInfo       `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	// needs: the data the measure reads (registry facts, connectors).
-	Needs         []string `protobuf:"bytes,4,rep,name=needs,proto3" json:"needs,omitempty"`
+	Needs []string `protobuf:"bytes,4,rep,name=needs,proto3" json:"needs,omitempty"`
+	// reads: the case's fields the measure reads, by their names in the
+	// case schema (docs/rules.md: "person.age", "household.members.relation";
+	// a group, "person" or "household.members", stands for all its fields).
+	// Empty: every field. The host then sends a batch only these fields'
+	// columns, with the cases' ids, and names the others in
+	// EvaluateRequest.left_out.
+	Reads         []string `protobuf:"bytes,5,rep,name=reads,proto3" json:"reads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -856,6 +863,13 @@ func (x *DescribeResponse) GetNeeds() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetReads() []string {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
 type EvaluateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Cases *Cases                 `protobuf:"bytes,1,opt,name=cases,proto3" json:"cases,omitempty"`
@@ -874,8 +888,12 @@ type EvaluateRequest struct {
 	// twice. A plug-in that does not know the field sends the ids, and the
 	// host checks them.
 	OutcomesByPosition bool `protobuf:"varint,4,opt,name=outcomes_by_position,json=outcomesByPosition,proto3" json:"outcomes_by_position,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// left_out: the numbers of the Cases fields (columns) the host did not
+	// send, as the measure does not read them (DescribeResponse.reads);
+	// such a column is empty, and its values are read as zero.
+	LeftOut       []uint32 `protobuf:"varint,5,rep,packed,name=left_out,json=leftOut,proto3" json:"left_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EvaluateRequest) Reset() {
@@ -934,6 +952,13 @@ func (x *EvaluateRequest) GetOutcomesByPosition() bool {
 		return x.OutcomesByPosition
 	}
 	return false
+}
+
+func (x *EvaluateRequest) GetLeftOut() []uint32 {
+	if x != nil {
+		return x.LeftOut
+	}
+	return nil
 }
 
 type EvaluateResponse struct {
@@ -2338,19 +2363,21 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\rConditionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05title\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x05title\"\x11\n" +
-	"\x0fDescribeRequest\"\xad\x01\n" +
+	"\x0fDescribeRequest\"\xc3\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12,\n" +
 	"\x04name\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x04name\x12A\n" +
 	"\n" +
 	"conditions\x18\x03 \x03(\v2!.treasury.plugin.v1.ConditionInfoR\n" +
 	"conditions\x12\x14\n" +
-	"\x05needs\x18\x04 \x03(\tR\x05needs\"\xc0\x01\n" +
+	"\x05needs\x18\x04 \x03(\tR\x05needs\x12\x14\n" +
+	"\x05reads\x18\x05 \x03(\tR\x05reads\"\xdb\x01\n" +
 	"\x0fEvaluateRequest\x12/\n" +
 	"\x05cases\x18\x01 \x01(\v2\x19.treasury.plugin.v1.CasesR\x05cases\x12\x18\n" +
 	"\aexplain\x18\x02 \x01(\bR\aexplain\x120\n" +
 	"\x14deadline_unix_micros\x18\x03 \x01(\x03R\x12deadlineUnixMicros\x120\n" +
-	"\x14outcomes_by_position\x18\x04 \x01(\bR\x12outcomesByPosition\"L\n" +
+	"\x14outcomes_by_position\x18\x04 \x01(\bR\x12outcomesByPosition\x12\x19\n" +
+	"\bleft_out\x18\x05 \x03(\rR\aleftOut\"L\n" +
 	"\x10EvaluateResponse\x128\n" +
 	"\boutcomes\x18\x01 \x01(\v2\x1c.treasury.plugin.v1.OutcomesR\boutcomes\"\xbf\x01\n" +
 	"\x1aValidateApplicationRequest\x12a\n" +
