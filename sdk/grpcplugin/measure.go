@@ -208,22 +208,26 @@ type measureServer struct {
 	pluginv1.UnimplementedMeasureServer
 	impl measure.Measure
 
-	readOnce sync.Once
-	reads    columnSet
+	reads atomic.Uint64 // columnsRead's answer, once had; 0 until then
 }
 
 // columnsRead are the columns the measure reads, from its description
-// (asked once): every one when it lists none, or it cannot be had.
+// (asked once it has answered): every one when it lists none, or the
+// description cannot be had (it is asked again next time).
 func (s *measureServer) columnsRead(ctx context.Context) columnSet {
-	s.readOnce.Do(func() {
-		s.reads = everyColumn
-		if d, err := s.impl.Describe(ctx); err == nil {
-			if read, err := columnsRead(d.Reads); err == nil {
-				s.reads = read
-			}
-		}
-	})
-	return s.reads
+	if v := s.reads.Load(); v != 0 {
+		return columnSet(v)
+	}
+	d, err := s.impl.Describe(ctx)
+	if err != nil {
+		return everyColumn
+	}
+	read, err := columnsRead(d.Reads)
+	if err != nil {
+		read = everyColumn
+	}
+	s.reads.Store(uint64(read))
+	return read
 }
 
 func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
@@ -258,8 +262,10 @@ func (s *measureServer) answer(ctx context.Context, c *pluginv1.Cases, h request
 	if !ok {
 		return nil, status.Errorf(codes.InvalidArgument, "the host left out columns %v, not all of them a case's fields", h.leftOut)
 	}
-	if missing := leftOut & s.columnsRead(ctx); missing != 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "the host left out fields the measure reads: %s", columnNames(missing))
+	if leftOut != 0 {
+		if missing := leftOut & s.columnsRead(ctx); missing != 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "the host left out fields the measure reads: %s", columnNames(missing))
+		}
 	}
 	cases, err := arrays.read(c, leftOut)
 	if err != nil {
