@@ -766,25 +766,28 @@ type conditionLists struct {
 // of is the list of the conditions lo..hi.
 func (l *conditionLists) of(lo, hi int) []measure.ConditionResult {
 	o := l.o
-	l.key = l.key[:0]
 	fresh := false
-	for j := lo; j < hi; j++ {
-		held := uint64(0)
-		if o.Held[j] {
-			held = 1
+	if l.explain {
+		if l.seen == nil {
+			l.seen = make([]bool, l.ru.len())
 		}
-		l.key = binary.AppendUvarint(l.key, uint64(o.Condition[j])<<1|held)
-		if l.explain {
-			t := o.Explanation[j]
-			if l.seen == nil {
-				l.seen = make([]bool, l.ru.len())
-			}
+		for _, t := range o.Explanation[lo:hi] {
 			fresh = fresh || !l.seen[t]
 			l.seen[t] = true
-			l.key = binary.AppendUvarint(l.key, uint64(t))
 		}
 	}
 	if !fresh {
+		l.key = l.key[:0]
+		for j := lo; j < hi; j++ {
+			held := uint64(0)
+			if o.Held[j] {
+				held = 1
+			}
+			l.key = binary.AppendUvarint(l.key, uint64(o.Condition[j])<<1|held)
+			if l.explain {
+				l.key = binary.AppendUvarint(l.key, uint64(o.Explanation[j]))
+			}
+		}
 		if c, ok := l.made[string(l.key)]; ok {
 			l.left -= hi - lo
 			return c

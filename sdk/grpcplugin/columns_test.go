@@ -382,3 +382,4 @@ func TestAlikeConditionsShareAList(t *testing.T) {
 		}
 	}
 }
+
