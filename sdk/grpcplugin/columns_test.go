@@ -382,4 +382,3 @@ func TestAlikeConditionsShareAList(t *testing.T) {
 		}
 	}
 }
-
