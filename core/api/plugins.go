@@ -79,6 +79,7 @@ type pluginDescription struct {
 		Name       measure.Text    `json:"name"`
 		Conditions []conditionInfo `json:"conditions" doc:"The conditions its outcomes report, in order."`
 		Needs      []string        `json:"needs" doc:"The data it reads: registry facts, connectors."`
+		Reads      []string        `json:"reads" doc:"The case's fields it reads, by their names in the case schema; a batch carries only these. Empty: every field."`
 	}
 }
 
@@ -156,7 +157,7 @@ func (s *Server) registerPlugins() {
 	})
 	register(s, Permission{Object: "plugin", Action: "read"}, huma.Operation{
 		OperationID: "describeRegionPlugin", Method: http.MethodGet, Path: "/api/v1/tenants/{tenant}/plugins/{name}/description", Tags: tags,
-		Summary: "What a measure plug-in the region has enabled says of itself: its code, name, conditions and the data it reads",
+		Summary: "What a measure plug-in the region has enabled says of itself: its code, name, conditions, the data and the case's fields it reads",
 		Description: "Asks the plug-in (Describe), starting its process for the region if it is not running. A plug-in that " +
 			"is not a measure, or not enabled in the region, is not found; one that fails to answer is a 502 saying why.",
 		Errors: []int{http.StatusNotFound, http.StatusBadGateway},
@@ -170,9 +171,12 @@ func (s *Server) registerPlugins() {
 			return nil, s.problem(ctx, err)
 		}
 		out := &pluginDescription{}
-		out.Body.Code, out.Body.Name, out.Body.Needs = d.Code, d.Name, d.Needs
+		out.Body.Code, out.Body.Name, out.Body.Needs, out.Body.Reads = d.Code, d.Name, d.Needs, d.Reads
 		if out.Body.Needs == nil {
 			out.Body.Needs = []string{}
+		}
+		if out.Body.Reads == nil {
+			out.Body.Reads = []string{}
 		}
 		out.Body.Conditions = make([]conditionInfo, len(d.Conditions))
 		for i, c := range d.Conditions {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,9 +199,10 @@ func TestDescribeRegionPlugin(t *testing.T) {
 				Name string `json:"name"`
 			} `json:"conditions"`
 			Needs []string `json:"needs"`
+			Reads []string `json:"reads"`
 		}
 		if err := json.Unmarshal(r.Body, &desc); err != nil || desc.Code != "contract" || desc.Name.EN != "The contract measure" ||
-			len(desc.Conditions) != 4 || desc.Conditions[0].Name != "resident" || desc.Needs == nil {
+			len(desc.Conditions) != 4 || desc.Conditions[0].Name != "resident" || desc.Needs == nil || !slices.Contains(desc.Reads, "person.age") {
 			t.Fatalf("%s", r.Body)
 		}
 		apptest.Expect(t, p.Do(admin66, http.MethodGet, "/api/v1/tenants/66/plugins/"+name+"/description", nil), http.StatusNotFound)

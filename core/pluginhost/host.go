@@ -293,7 +293,11 @@ func (h *Host) enabled(ctx context.Context, name, version, kind string) (*proc, 
 	p, ok := h.procs[key]
 	if !ok || p.config != en.Config {
 		if ok {
-			go p.retire() // the region changed its configuration
+			// The region changed its configuration: no call from now on
+			// uses the old process (an evaluator held across the change
+			// follows the region), which stops in the background.
+			p.markRetired()
+			go p.retire()
 		}
 		p = &proc{h: h, entry: e, tenant: tid, region: region.Code, config: en.Config, retired: make(chan struct{})}
 		h.procs[key] = p
@@ -361,18 +365,24 @@ type proc struct {
 	starting *starting // the start under way; nil: none
 	// retired is closed once the process is replaced by a new
 	// configuration, or the host closes: it never starts again.
-	retired   chan struct{}
-	client    *plugin.Client
-	gone      chan struct{} // closed once the process is killed: its thread may end
-	rpc       plugin.ClientProtocol
-	raw       any
-	pid       int
-	failures  int // consecutive failed starts and crashes: the back-off
-	retryAt   time.Time
-	restarts  int
-	lastUsed  time.Time
-	lastError string
+	retired    chan struct{}
+	retireOnce sync.Once
+	client     *plugin.Client
+	gone       chan struct{} // closed once the process is killed: its thread may end
+	rpc        plugin.ClientProtocol
+	raw        any
+	pid        int
+	failures   int // consecutive failed starts and crashes: the back-off
+	retryAt    time.Time
+	restarts   int
+	lastUsed   time.Time
+	lastError  string
 }
+
+// markRetired closes retired, once. It takes no lock: the host marks a
+// replaced process under its own lock, so that no call that follows finds
+// it, and stops it after (retire).
+func (p *proc) markRetired() { p.retireOnce.Do(func() { close(p.retired) }) }
 
 func (p *proc) isRetired() bool {
 	select {
@@ -710,12 +720,8 @@ func (p *proc) ended(c *plugin.Client, reason, detail string) (finish func()) {
 // configuration, or the host is closing. A start waiting out its back-off
 // gives up; one under way is killed when it is done.
 func (p *proc) retire() {
+	p.markRetired()
 	p.mu.Lock()
-	if p.isRetired() {
-		p.mu.Unlock()
-		return
-	}
-	close(p.retired)
 	finish := func() {}
 	if c := p.client; c != nil {
 		finish = p.ended(c, "idle", "stopped")

@@ -46,7 +46,11 @@ type contract struct{ cfg config }
 
 func (contract) Describe(context.Context) (measure.Description, error) {
 	return measure.Description{Code: "contract", Name: measure.Text{RU: "Контрактная мера", EN: "The contract measure"},
-		Conditions: []measure.ConditionInfo{{Name: "resident"}, {Name: "adult"}, {Name: "child_under_three"}, {Name: "low_income"}}}, nil
+		Conditions: []measure.ConditionInfo{{Name: "resident"}, {Name: "adult"}, {Name: "child_under_three"}, {Name: "low_income"}},
+		// What decide and explanation read: the host's contract tests
+		// then hold a batch of only these fields to the rules' outcomes.
+		Reads: []string{"date", "person.resident", "person.age", "person.oktmo", "household.members.relation", "household.members.age",
+			"household.per_capita_income", "minimum.per_capita", "minimum.children"}}, nil
 }
 
 func (m contract) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
