@@ -289,7 +289,7 @@ func casesInto(c *pluginv1.Cases, cs []measure.Case, sent columnSet) *pluginv1.C
 	c.AssignmentStatus = textColumnFor(c.AssignmentStatus, sent, 33, assignments, assignmentBytes)
 	c.AssignmentAmount = growing(c.AssignmentAmount, assignments)
 	c.ApplicationKey, c.ApplicationValue = textColumnFor(c.ApplicationKey, sent, 36, fields, fieldBytes), textColumnFor(c.ApplicationValue, sent, 37, fields, fieldBytes)
-	members, categories, assignments, fields = 0, 0, 0, 0 // now what is written so far
+	members, assignments = 0, 0 // now what is written so far
 	for i := range cs {
 		k, p, h := &cs[i], &cs[i].Person, &cs[i].Household
 		addText(c.Id, k.ID)

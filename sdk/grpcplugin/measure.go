@@ -246,11 +246,12 @@ func (s *measureServer) Describe(ctx context.Context, _ *pluginv1.DescribeReques
 }
 
 func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequest) (*pluginv1.EvaluateResponse, error) {
-	out, err := s.answer(incoming(ctx), req.GetCases(), requestHeader{explain: req.GetExplain(), leftOut: req.GetLeftOut()}, new(caseArrays))
+	h := headerOf(req) // its deadline is gRPC's own here
+	out, err := s.answer(incoming(ctx), req.GetCases(), h, new(caseArrays))
 	if err != nil {
 		return nil, err
 	}
-	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, req.GetExplain(), !req.GetOutcomesByPosition())}, nil
+	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, h.explain, !h.byPosition)}, nil
 }
 
 // answer is a request's outcomes, on Evaluate and on EvaluateStream alike;

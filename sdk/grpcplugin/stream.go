@@ -190,8 +190,7 @@ func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.
 			if err := proto.Unmarshal(raw.ProtoReflect().GetUnknown(), &req); err != nil {
 				return status.Errorf(codes.InvalidArgument, "the host sent a request against the protocol: %v", err)
 			}
-			c, h = req.GetCases(), requestHeader{explain: req.GetExplain(), deadlineUnixMicros: req.GetDeadlineUnixMicros(),
-				byPosition: req.GetOutcomesByPosition(), leftOut: req.GetLeftOut()}
+			c, h = req.GetCases(), headerOf(&req)
 		}
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		if h.deadlineUnixMicros != 0 {

@@ -315,6 +315,12 @@ type requestHeader struct {
 	leftOut             []uint32
 }
 
+// headerOf is the header of a request protobuf has read.
+func headerOf(req *pluginv1.EvaluateRequest) requestHeader {
+	return requestHeader{explain: req.GetExplain(), byPosition: req.GetOutcomesByPosition(),
+		deadlineUnixMicros: req.GetDeadlineUnixMicros(), leftOut: req.GetLeftOut()}
+}
+
 // request reads an EvaluateRequest received as unknown fields. ok false:
 // the caller reads it with protobuf.
 func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader, ok bool) {
