@@ -2,6 +2,7 @@ package measure
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -45,7 +46,26 @@ type Outcome struct {
 	Start         civil.Date        `json:"start,omitzero"`
 	End           civil.Date        `json:"end,omitzero"`
 	Conditions    []ConditionResult `json:"conditions"`
-	Error         string            `json:"error,omitempty"`
+	// Figures are the case's figures a plug-in's explanations name by
+	// their placeholders ({1}, {2}…), written in when the outcome is read:
+	// by Failed, and in its JSON.
+	Figures []sdkmeasure.Figure `json:"-"`
+	Error   string              `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the outcome with its figures written into its
+// conditions' explanations, as the platform stores and shows it.
+func (o Outcome) MarshalJSON() ([]byte, error) {
+	type plain Outcome // without this method
+	p := plain(o)
+	if len(o.Figures) > 0 {
+		p.Conditions = make([]ConditionResult, len(o.Conditions))
+		for i, c := range o.Conditions {
+			c.Explanation = c.Explanation.With(o.Figures)
+			p.Conditions[i] = c
+		}
+	}
+	return json.Marshal(p)
 }
 
 // ConditionResult says whether a condition held and why. It is the SDK's,
@@ -53,11 +73,13 @@ type Outcome struct {
 // results over as they are.
 type ConditionResult = sdkmeasure.ConditionResult
 
-// Failed lists the conditions that did not hold.
+// Failed lists the conditions that did not hold, their explanations
+// with the figures written in.
 func (o Outcome) Failed() []ConditionResult {
 	var out []ConditionResult
 	for _, c := range o.Conditions {
 		if !c.Held {
+			c.Explanation = c.Explanation.With(o.Figures)
 			out = append(out, c)
 		}
 	}

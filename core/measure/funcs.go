@@ -1,44 +1,18 @@
 package measure
 
 import (
-	"strconv"
-	"strings"
 	"time"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/socialtreasury/treasury/core/civil"
+	sdkmeasure "github.com/socialtreasury/treasury/sdk/measure"
 )
 
 // Rubles writes kopecks as Russian money: "31 200 ₽", "1 234,50 ₽", with a
-// no-break space between thousands.
-func Rubles(kopecks int64) string {
-	neg := kopecks < 0
-	if neg {
-		kopecks = -kopecks
-	}
-	r := strconv.FormatInt(kopecks/100, 10)
-	var b strings.Builder
-	if neg {
-		b.WriteString("−")
-	}
-	for i, d := range r {
-		if i > 0 && (len(r)-i)%3 == 0 {
-			b.WriteString("\u00a0")
-		}
-		b.WriteRune(d)
-	}
-	if k := kopecks % 100; k != 0 {
-		b.WriteString(",")
-		if k < 10 {
-			b.WriteString("0")
-		}
-		b.WriteString(strconv.FormatInt(k, 10))
-	}
-	b.WriteString("\u00a0₽")
-	return b.String()
-}
+// no-break space between thousands: as a plug-in's figures are written.
+func Rubles(kopecks int64) string { return sdkmeasure.Money(kopecks).String() }
 
 // addMonths moves a date by whole months; the 31st of a month that has no
 // 31st becomes its last day (31 January + 1 month is 28 or 29 February).

@@ -98,7 +98,7 @@ func (e measureEvaluator) evaluate(ctx context.Context, cases []measure.Case, ex
 // SDK's type, and are kept as they came.
 func outcomeFromSDK(o *sdkmeasure.Outcome) measure.Outcome {
 	x := measure.Outcome{CaseID: o.CaseID, Eligible: o.Eligible, AmountKopecks: o.AmountKopecks, Error: o.Error,
-		Conditions: o.Conditions}
+		Conditions: o.Conditions, Figures: o.Figures}
 	if !o.Start.IsZero() {
 		x.Start = civil.Of(o.Start)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/socialtreasury/treasury/sdk/measure"
 )
@@ -32,24 +31,30 @@ func (lowIncomeChild) Describe(context.Context) (measure.Description, error) {
 
 func (lowIncomeChild) Evaluate(ctx context.Context, cases []measure.Case) ([]measure.Outcome, error) {
 	out := make([]measure.Outcome, len(cases))
-	// One array for the whole batch's condition results: a slice of it
-	// for each outcome, rather than an allocation for each.
+	// One array for the whole batch's condition results, and one for its
+	// outcomes' figures: a slice of each for each outcome, rather than an
+	// allocation for each.
 	results := make([]measure.ConditionResult, len(cases)*len(conditions))
+	var figures []measure.Figure
 	explain := measure.Explaining(ctx)
+	if explain {
+		figures = make([]measure.Figure, 0, 4*len(cases))
+	}
 	for i := range cases {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		k := i * len(conditions)
-		out[i] = decide(&cases[i], results[k:k+len(conditions):k+len(conditions)], explain)
+		out[i] = decide(&cases[i], results[k:k+len(conditions):k+len(conditions)], explain, &figures)
 	}
 	return out, nil
 }
 
 // decide decides a case into its conditions' results (one for each of
 // conditions); explanations are written only when explain (a simulation
-// over the registry reads only whether each condition held).
-func decide(c *measure.Case, results []measure.ConditionResult, explain bool) measure.Outcome {
+// over the registry reads only whether each condition held), the figures
+// they name appended to figures.
+func decide(c *measure.Case, results []measure.ConditionResult, explain bool, figures *[]measure.Figure) measure.Outcome {
 	under3 := int64(0)
 	for _, m := range c.Household.Members {
 		if m.Relation == "child" && m.Age < 3 {
@@ -68,9 +73,15 @@ func decide(c *measure.Case, results []measure.ConditionResult, explain bool) me
 		if explain {
 			o.Conditions[i].Explanation = conditions[i].Title
 			if !ok {
-				o.Conditions[i].Explanation = why(c, i)
+				o.Conditions[i].Explanation = reasons[i]
 			}
 		}
+	}
+	if explain && !(held[0] && held[1] && held[4]) {
+		n := len(*figures)
+		*figures = append(*figures, measure.Plain(c.Person.OKTMO), measure.Number(c.Person.Age),
+			measure.Money(c.Household.PerCapitaKopecks), measure.Money(c.Minimum.PerCapita))
+		o.Figures = (*figures)[n:len(*figures):len(*figures)]
 	}
 	if o.Eligible {
 		if c.Minimum.Children <= 0 || c.Minimum.Children > math.MaxInt64/under3 {
@@ -85,79 +96,14 @@ func decide(c *measure.Case, results []measure.ConditionResult, explain bool) me
 	return o
 }
 
-// why is the reason condition i did not hold. A reason with a figure of
-// the case in it is written for every case that fails the condition, so
-// its two texts are made in one buffer and share one string.
-func why(c *measure.Case, i int) measure.Text {
-	var b [320]byte
-	switch i {
-	case 0:
-		ru := append(append(append(b[:0], "адрес регистрации (ОКТМО "...), c.Person.OKTMO...), ") не в Свердловской области"...)
-		return pair(ru, "the registered address (OKTMO ", c.Person.OKTMO, ") is not in the Sverdlovsk region")
-	case 1:
-		ru := append(strconv.AppendInt(append(b[:0], "возраст "...), c.Person.Age, 10), " лет, нужно 18 или больше"...)
-		n := len(ru)
-		both := append(strconv.AppendInt(append(ru, "age "...), c.Person.Age, 10), ", 18 or more is required"...)
-		return split(both, n)
-	case 2:
-		return measure.Text{RU: "в семье нет ребёнка младше трёх лет", EN: "no child under three in the household"}
-	case 3:
-		return measure.Text{RU: "семья не признана малоимущей", EN: "the family is not recognised as low-income"}
-	case 4:
-		ru := appendRub(append(b[:0], "доход на человека "...), c.Household.PerCapitaKopecks)
-		ru = appendRub(append(ru, " не ниже прожиточного минимума "...), c.Minimum.PerCapita)
-		n := len(ru)
-		both := appendRub(append(ru, "per-capita income "...), c.Household.PerCapitaKopecks)
-		both = appendRub(append(both, " is not below the subsistence minimum "...), c.Minimum.PerCapita)
-		return split(both, n)
-	default:
-		return measure.Text{RU: "выплата уже назначена", EN: "the allowance is already assigned"}
-	}
-}
-
-// pair is ru and the English text en1+v+en2 as one string.
-func pair(ru []byte, en1, v, en2 string) measure.Text {
-	n := len(ru)
-	return split(append(append(append(ru, en1...), v...), en2...), n)
-}
-
-// split makes one string of both texts, the Russian one its first n bytes.
-func split(both []byte, n int) measure.Text {
-	s := string(both)
-	return measure.Text{RU: s[:n], EN: s[n:]}
-}
-
-// rub writes kopecks as roubles: 1234567 → "12 345,67 ₽".
-func rub(k int64) string { return string(appendRub(nil, k)) }
-
-// appendRub appends kopecks written as roubles to b.
-func appendRub(b []byte, k int64) []byte {
-	neg := k < 0
-	u := uint64(k)
-	if neg {
-		u = -u
-	}
-	var d [40]byte
-	const sign = " ₽"
-	i := len(d) - len(sign)
-	copy(d[i:], sign)
-	d[i-1], d[i-2], d[i-3] = byte('0'+u%10), byte('0'+u/10%10), ','
-	i -= 3
-	u /= 100
-	for digits := 0; ; digits++ {
-		if digits > 0 && digits%3 == 0 {
-			i--
-			d[i] = ' '
-		}
-		i--
-		d[i] = byte('0' + u%10)
-		if u /= 10; u == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		d[i] = '-'
-	}
-	return append(b, d[i:]...)
+// reasons are why each condition did not hold. Their placeholders are
+// the figures an outcome gives when a reason names one: {1} the OKTMO,
+// {2} the age, {3} the per-capita income, {4} the minimum.
+var reasons = [6]measure.Text{
+	{RU: "адрес регистрации (ОКТМО {1}) не в Свердловской области", EN: "the registered address (OKTMO {1}) is not in the Sverdlovsk region"},
+	{RU: "возраст {2} лет, нужно 18 или больше", EN: "age {2}, 18 or more is required"},
+	{RU: "в семье нет ребёнка младше трёх лет", EN: "no child under three in the household"},
+	{RU: "семья не признана малоимущей", EN: "the family is not recognised as low-income"},
+	{RU: "доход на человека {3} не ниже прожиточного минимума {4}", EN: "per-capita income {3} is not below the subsistence minimum {4}"},
+	{RU: "выплата уже назначена", EN: "the allowance is already assigned"},
 }

@@ -45,9 +45,22 @@ func (echo) Evaluate(_ context.Context, cs []measure.Case) ([]measure.Outcome, e
 			conds[k] = measure.ConditionResult{Name: name, Held: true, Explanation: title}
 		}
 		out[i] = measure.Outcome{CaseID: c.ID, Eligible: true, AmountKopecks: 1_837_100, Start: c.Date, End: c.Date.AddDate(1, 0, 0), Conditions: conds}
+		// Every fifth case fails a condition for reasons with its
+		// figures in them.
+		if i%5 == 4 {
+			out[i] = measure.Outcome{CaseID: c.ID, Conditions: conds, Figures: []measure.Figure{measure.Money(c.Household.PerCapitaKopecks),
+				measure.Money(c.Minimum.PerCapita), measure.Plain(c.Person.OKTMO), measure.Day(c.Date), measure.Number(c.Person.Age)}}
+			conds[4] = measure.ConditionResult{Name: names[4], Explanation: notBelow}
+			conds[0] = measure.ConditionResult{Name: names[0], Explanation: elsewhere}
+		}
 	}
 	return out, nil
 }
+
+var (
+	notBelow  = measure.Text{RU: "доход на человека {1} не ниже минимума {2}", EN: "per-capita income {1} is not below the minimum {2}"}
+	elsewhere = measure.Text{RU: "ОКТМО {3} на {4} (возраст {5}) не в регионе", EN: "OKTMO {3} on {4} (age {5}) is not in the region"}
+)
 
 // BenchmarkMeasureCall is a call over a real gRPC connection in this
 // process (no TLS, no second process): conversions and encoding.

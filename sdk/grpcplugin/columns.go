@@ -549,8 +549,10 @@ func get[T any](s []T, i int) T {
 
 // outcomesInto writes outcomes as columns into o, reusing its arrays;
 // without explain, the explanations stay behind, and without ids the
-// case ids (the host matches outcomes to cases by their order).
-func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids bool) *pluginv1.Outcomes {
+// case ids (the host matches outcomes to cases by their order). With
+// figures (the host writes them in) an explanation with figures goes as
+// its template and figures; without, as its text written out.
+func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids, figures bool) *pluginv1.Outcomes {
 	n, k, idBytes, failures := len(os), 0, 0, 0
 	for i := range os {
 		k += len(os[i].Conditions)
@@ -571,6 +573,11 @@ func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids bool)
 	} else {
 		o.ExplanationRu, o.ExplanationEn, o.Explanation = nil, nil, nil
 	}
+	figures = figures && explain
+	o.FiguresEnd, o.FigureKind, o.FigureValue, o.FigureText = o.FiguresEnd[:0], o.FigureKind[:0], o.FigureValue[:0], nil
+	if figures {
+		o.FiguresEnd, o.FigureText = growing(o.FiguresEnd, n), textsFor(o.FigureText, 0, 0)
+	}
 	var names []string
 	index := map[string]uint32{}
 	// The last few texts each condition (by its index in names) was
@@ -586,6 +593,9 @@ func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids bool)
 		o.Eligible[i], o.AmountKopecks[i] = x.Eligible, x.AmountKopecks
 		o.Start[i], o.End[i] = ymd(x.Start), ymd(x.End)
 		addText(o.Error, x.Error)
+		if figures {
+			o.FiguresEnd = appendFigures(o, x.Figures)
+		}
 		for j, c := range x.Conditions {
 			// A measure's conditions come in the same order case after
 			// case: the j-th is usually the j-th name already seen.
@@ -604,20 +614,47 @@ func outcomesInto(o *pluginv1.Outcomes, os []measure.Outcome, explain, ids bool)
 			o.Condition = append(o.Condition, at)
 			o.Held = append(o.Held, c.Held)
 			if explain {
-				t, ok := last[at].find(c.Explanation)
+				text := c.Explanation
+				if !figures {
+					text = text.With(x.Figures)
+				}
+				t, ok := last[at].find(text)
 				if !ok {
 					t = uint32(len(o.ExplanationRu.Ends))
-					last[at].add(c.Explanation, t)
-					addText(o.ExplanationRu, c.Explanation.RU)
-					addText(o.ExplanationEn, c.Explanation.EN)
+					last[at].add(text, t)
+					addText(o.ExplanationRu, text.RU)
+					addText(o.ExplanationEn, text.EN)
 				}
 				o.Explanation = append(o.Explanation, t)
 			}
 		}
 		o.ConditionsEnd[i] = uint32(len(o.Condition))
 	}
+	if len(o.FigureKind) == 0 {
+		o.FiguresEnd, o.FigureText = o.FiguresEnd[:0], nil // no figures: no columns
+	}
 	return o
 }
+
+// appendFigures writes an outcome's figures into o's figure columns and
+// returns its figures_end with the outcome's end.
+func appendFigures(o *pluginv1.Outcomes, figures []measure.Figure) []uint32 {
+	for _, f := range figures {
+		kind, value, text := f.Wire()
+		if kind == figureText {
+			value = int64(len(o.FigureText.Ends))
+			addText(o.FigureText, text)
+		}
+		o.FigureKind, o.FigureValue = append(o.FigureKind, kind), append(o.FigureValue, value)
+	}
+	return append(o.FiguresEnd, uint32(len(o.FigureKind)))
+}
+
+// The protocol's kinds of figures that are not a plain number.
+const (
+	figureText = 3
+	figureDate = 4
+)
 
 // recentTexts are the texts a condition was last explained by, and where
 // each was sent: a few, as a measure explains a condition by its title or
@@ -671,9 +708,10 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, cases []measure.C
 	// column where it is stored, with no list of a batch's texts between.
 	var u unpacker
 	ids, failures, names := u.column(o.GetCaseId(), "case_id"), u.column(o.GetError(), "error"), u.texts(o.GetConditionNames(), "condition_names")
-	var ru, en textColumn
+	var ru, en, figureTexts textColumn
 	if explain {
 		ru, en = u.column(o.GetExplanationRu(), "explanation_ru"), u.column(o.GetExplanationEn(), "explanation_en")
+		figureTexts = u.column(o.GetFigureText(), "figure_text")
 	}
 	if err := u.err(); err != nil {
 		return nil, err
@@ -701,9 +739,14 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, cases []measure.C
 	); err != nil {
 		return nil, err
 	}
+	var figures []measure.Figure
 	if explain {
 		if err := errors.Join(sameLength("conditions", k, column{"explanation", len(o.GetExplanation())}),
 			sameLength("Russian texts", ru.len(), column{"explanation_en", en.len()})); err != nil {
+			return nil, err
+		}
+		var err error
+		if figures, err = figuresFrom(o, n, figureTexts); err != nil {
 			return nil, err
 		}
 	}
@@ -736,6 +779,49 @@ func outcomesFrom(dst []measure.Outcome, o *pluginv1.Outcomes, cases []measure.C
 		lo, hi := span(o.ConditionsEnd, i)
 		at[i] = measure.Outcome{CaseID: cases[i].ID, Eligible: o.Eligible[i], AmountKopecks: o.AmountKopecks[i], Start: start, End: end,
 			Error: failures.at(i), Conditions: lists.of(lo, hi)}
+		if figures != nil { // read and checked only with explanations
+			if flo, fhi := span(o.FiguresEnd, i); fhi > flo {
+				at[i].Figures = figures[flo:fhi:fhi]
+			}
+		}
+	}
+	return out, nil
+}
+
+// figuresFrom reads the figures of an answer's n outcomes: none when the
+// answer has none (figures_end empty).
+func figuresFrom(o *pluginv1.Outcomes, n int, texts textColumn) ([]measure.Figure, error) {
+	ends := o.GetFiguresEnd()
+	if len(ends) == 0 {
+		if len(o.GetFigureKind()) > 0 {
+			return nil, fmt.Errorf("%d figures and no figures_end", len(o.GetFigureKind()))
+		}
+		return nil, nil
+	}
+	total := len(o.GetFigureKind())
+	if err := errors.Join(sameLength("figures", total, column{"figure_value", len(o.GetFigureValue())}),
+		lists(ends, n, total, "figures")); err != nil {
+		return nil, err
+	}
+	out := make([]measure.Figure, total)
+	for j := range out {
+		kind, value, text := o.FigureKind[j], o.FigureValue[j], ""
+		switch kind {
+		case figureText:
+			if value < 0 || value >= int64(texts.len()) {
+				return nil, fmt.Errorf("figure %d is text %d of %d", j, value, texts.len())
+			}
+			text = texts.at(int(value))
+		case figureDate:
+			if _, err := fromYMD(int32(value)); err != nil || value != int64(int32(value)) || value == 0 {
+				return nil, fmt.Errorf("figure %d: %d is not a date YYYYMMDD", j, value)
+			}
+		}
+		f, ok := measure.FigureOf(kind, value, text)
+		if !ok {
+			return nil, fmt.Errorf("figure %d is of kind %d, not one of the protocol's", j, kind)
+		}
+		out[j] = f
 	}
 	return out, nil
 }

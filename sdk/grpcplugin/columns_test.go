@@ -133,7 +133,7 @@ func TestExplanationsSentOnce(t *testing.T) {
 		y := measure.ConditionResult{Name: "y", Explanation: measure.Text{RU: "причина " + n, EN: "reason " + n}}
 		outs = append(outs, measure.Outcome{CaseID: fmt.Sprint(i), Conditions: []measure.ConditionResult{x, y}})
 	}
-	wire := outcomesInto(new(pluginv1.Outcomes), outs, true, true)
+	wire := outcomesInto(new(pluginv1.Outcomes), outs, true, true, true)
 	sent := map[string]int{}
 	texts, err := textsFrom(wire.GetExplanationEn(), "explanation_en")
 	if err != nil {
@@ -171,7 +171,7 @@ func TestOutcomesCrossAsTheyAre(t *testing.T) {
 			{Name: "y", Explanation: measure.Text{RU: "нет", EN: "no"}}}},
 	}
 	for _, explain := range []bool{true, false} {
-		wire := outcomesInto(new(pluginv1.Outcomes), outs, explain, true)
+		wire := outcomesInto(new(pluginv1.Outcomes), outs, explain, true, true)
 		if explain && len(wire.GetExplanationRu().GetEnds()) >= len(wire.GetCondition()) {
 			t.Errorf("%d texts sent for %d conditions, some repeated", len(wire.GetExplanationRu().GetEnds()), len(wire.GetCondition()))
 		}
@@ -242,7 +242,7 @@ func TestColumnsThatDoNotLineUp(t *testing.T) {
 		{"another case's outcome", `outcome 0 is of case "b", not "a"`, func(o *pluginv1.Outcomes) { o.CaseId.Data[0] = 'b' }},
 		{"a case id too many", "2 case ids for 1 cases", func(o *pluginv1.Outcomes) { addText(o.CaseId, "a") }},
 	} {
-		o := outcomesInto(new(pluginv1.Outcomes), good, true, true)
+		o := outcomesInto(new(pluginv1.Outcomes), good, true, true, true)
 		tc.spoil(o)
 		if _, err := outcomesFrom(nil, o, casesOf(good), true); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -291,9 +291,11 @@ func FuzzCasesFrom(f *testing.F) {
 func FuzzOutcomesFrom(f *testing.F) {
 	d := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
 	b, _ := proto.Marshal(outcomesInto(new(pluginv1.Outcomes), []measure.Outcome{{CaseID: "a", Eligible: true, Start: d,
-		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true, true))
+		Conditions: []measure.ConditionResult{{Name: "x", Held: true, Explanation: measure.Text{RU: "а", EN: "a"}}}}}, true, true, true))
 	f.Add(b, 1, true)
 	f.Add([]byte{}, 0, false)
+	b, _ = proto.Marshal(outcomesInto(new(pluginv1.Outcomes), figuredOutcomes(4), true, false, true))
+	f.Add(b, 4, true)
 	f.Fuzz(func(t *testing.T, b []byte, n int, explain bool) {
 		var o pluginv1.Outcomes
 		if n < 0 || n > 1000 || proto.Unmarshal(b, &o) != nil {
@@ -306,6 +308,11 @@ func FuzzOutcomesFrom(f *testing.F) {
 		out, err := outcomesFrom(nil, &o, cs, explain)
 		if err == nil && len(out) != n {
 			t.Fatal(fmt.Sprint(len(out), " outcomes for ", n))
+		}
+		for _, x := range out { // explanations are written out without a panic
+			for k := range x.Conditions {
+				x.Explained(k)
+			}
 		}
 	})
 }
@@ -324,7 +331,7 @@ func casesOf(outs []measure.Outcome) []measure.Case {
 // case's id: the host's own string, not a part of the answer.
 func TestOutcomesByPosition(t *testing.T) {
 	outs := []measure.Outcome{{CaseID: "019a-1", Eligible: true}, {CaseID: "019a-2"}}
-	wire := outcomesInto(new(pluginv1.Outcomes), outs, false, false)
+	wire := outcomesInto(new(pluginv1.Outcomes), outs, false, false, true)
 	if wire.GetCaseId() != nil {
 		t.Fatalf("ids sent: %q", wire.GetCaseId().GetData())
 	}
@@ -357,7 +364,7 @@ func TestAlikeConditionsShareAList(t *testing.T) {
 		outs[i] = measure.Outcome{CaseID: fmt.Sprint(i), Conditions: cs}
 	}
 	for _, explain := range []bool{false, true} {
-		got, err := outcomesFrom(nil, outcomesInto(new(pluginv1.Outcomes), outs, explain, false), casesOf(outs), explain)
+		got, err := outcomesFrom(nil, outcomesInto(new(pluginv1.Outcomes), outs, explain, false, true), casesOf(outs), explain)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,8 +113,8 @@ type outcomesResponse struct {
 
 // set makes the response carry the outcomes. It holds no pointer into
 // them once set returns.
-func (r *outcomesResponse) set(out []measure.Outcome, explain, ids bool) *pluginv1.EvaluateResponse {
-	r.buf = appendOutcomesField(r.buf[:0], outcomesInto(&r.cols, out, explain, ids))
+func (r *outcomesResponse) set(out []measure.Outcome, h requestHeader) *pluginv1.EvaluateResponse {
+	r.buf = appendOutcomesField(r.buf[:0], outcomesInto(&r.cols, out, h.explain, !h.byPosition, h.figures))
 	r.resp.ProtoReflect().SetUnknown(r.buf)
 	return &r.resp
 }
@@ -135,7 +135,7 @@ var requests = sync.Pool{New: func() any { return new(casesRequest) }}
 // position: it checks ids an answer has, and needs none.
 func (r *casesRequest) set(cases []measure.Case, explain bool, deadlineUnixMicros int64, sent columnSet) *pluginv1.EvaluateRequest {
 	r.buf = appendCasesField(r.buf[:0], casesInto(&r.cols, cases, sent))
-	r.req.Explain, r.req.DeadlineUnixMicros, r.req.OutcomesByPosition = explain, deadlineUnixMicros, true
+	r.req.Explain, r.req.DeadlineUnixMicros, r.req.OutcomesByPosition, r.req.Figures = explain, deadlineUnixMicros, true, true
 	r.req.LeftOut = sent.appendLeftOut(r.req.LeftOut[:0])
 	r.req.ProtoReflect().SetUnknown(r.buf)
 	return &r.req
@@ -251,7 +251,7 @@ func (s *measureServer) Evaluate(ctx context.Context, req *pluginv1.EvaluateRequ
 	if err != nil {
 		return nil, err
 	}
-	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, h.explain, !h.byPosition)}, nil
+	return &pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), out, h.explain, !h.byPosition, h.figures)}, nil
 }
 
 // answer is a request's outcomes, on Evaluate and on EvaluateStream alike;

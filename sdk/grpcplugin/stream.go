@@ -203,7 +203,7 @@ func (s *measureServer) EvaluateStream(stream grpc.BidiStreamingServer[pluginv1.
 		}
 		// Send has marshalled the response when it returns: the next
 		// answer may be written over it.
-		if err := stream.Send(resp.set(out, h.explain, !h.byPosition)); err != nil {
+		if err := stream.Send(resp.set(out, h)); err != nil {
 			return err
 		}
 	}

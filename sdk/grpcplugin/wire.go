@@ -113,6 +113,10 @@ func appendOutcomesField(b []byte, o *pluginv1.Outcomes) []byte {
 	b = stringsField(b, 11, o.ExplanationRu)
 	b = stringsField(b, 12, o.ExplanationEn)
 	b = packed(b, 13, o.Explanation)
+	b = packed(b, 14, o.FiguresEnd)
+	b = packed(b, 15, o.FigureKind)
+	b = packed(b, 16, o.FigureValue)
+	b = stringsField(b, 17, o.FigureText)
 	return endLen(b, start, messageRoom)
 }
 
@@ -310,15 +314,15 @@ func emptyColumns(columns []columnReader) {
 
 // requestHeader is an EvaluateRequest's fields besides its cases.
 type requestHeader struct {
-	explain, byPosition bool
-	deadlineUnixMicros  int64
-	leftOut             []uint32
+	explain, byPosition, figures bool
+	deadlineUnixMicros           int64
+	leftOut                      []uint32
 }
 
 // headerOf is the header of a request protobuf has read.
 func headerOf(req *pluginv1.EvaluateRequest) requestHeader {
 	return requestHeader{explain: req.GetExplain(), byPosition: req.GetOutcomesByPosition(),
-		deadlineUnixMicros: req.GetDeadlineUnixMicros(), leftOut: req.GetLeftOut()}
+		deadlineUnixMicros: req.GetDeadlineUnixMicros(), leftOut: req.GetLeftOut(), figures: req.GetFigures()}
 }
 
 // request reads an EvaluateRequest received as unknown fields. ok false:
@@ -345,7 +349,7 @@ func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader,
 				return nil, requestHeader{}, false
 			}
 			b, seenLeftOut, h.leftOut = b[n:], true, r.leftOut
-		case num >= 2 && num <= 4 && typ == protowire.VarintType:
+		case (num >= 2 && num <= 4 || num == 6) && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return nil, requestHeader{}, false
@@ -356,10 +360,12 @@ func (r *casesReader) request(b []byte) (cases *pluginv1.Cases, h requestHeader,
 				h.explain = protowire.DecodeBool(v)
 			case 3:
 				h.deadlineUnixMicros = int64(v)
-			default:
+			case 4:
 				h.byPosition = protowire.DecodeBool(v)
+			default:
+				h.figures = protowire.DecodeBool(v)
 			}
-		case num <= 5:
+		case num <= 6:
 			return nil, requestHeader{}, false
 		default:
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
@@ -388,7 +394,9 @@ func newOutcomesReader() *outcomesReader {
 		7: func(b []byte) bool { return texts(&o.ConditionNames, b) }, 8: func(b []byte) bool { return varints(&o.ConditionsEnd, b) },
 		9: func(b []byte) bool { return varints(&o.Condition, b) }, 10: func(b []byte) bool { return bools(&o.Held, b) },
 		11: func(b []byte) bool { return texts(&o.ExplanationRu, b) }, 12: func(b []byte) bool { return texts(&o.ExplanationEn, b) },
-		13: func(b []byte) bool { return varints(&o.Explanation, b) },
+		13: func(b []byte) bool { return varints(&o.Explanation, b) }, 14: func(b []byte) bool { return varints(&o.FiguresEnd, b) },
+		15: func(b []byte) bool { return varints(&o.FigureKind, b) }, 16: func(b []byte) bool { return varints(&o.FigureValue, b) },
+		17: func(b []byte) bool { return texts(&o.FigureText, b) },
 	}
 	return r
 }

@@ -229,7 +229,7 @@ func answerAsProtobuf(t testing.TB, r *outcomesReader, b []byte, cases []measure
 // plugInAnswer is a plug-in's answer; with ids, as one that does not
 // know outcomes_by_position writes it.
 func plugInAnswer(t testing.TB, outs []measure.Outcome, explain, ids bool) []byte {
-	b, err := proto.Marshal(&pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), outs, explain, ids)})
+	b, err := proto.Marshal(&pluginv1.EvaluateResponse{Outcomes: outcomesInto(new(pluginv1.Outcomes), outs, explain, ids, true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +277,7 @@ func FuzzAnswerRead(f *testing.F) {
 	f.Add(plugInAnswer(f, outs, true, true), true)
 	f.Add(plugInAnswer(f, outs, false, true), false)
 	f.Add(plugInAnswer(f, outs, true, false), true)
+	f.Add(plugInAnswer(f, figuredOutcomes(3), true, false), true) // by position: the cases' ids are not checked
 	r := newOutcomesReader()
 	f.Fuzz(func(t *testing.T, b []byte, explain bool) { answerAsProtobuf(t, r, b, cs, explain) })
 }
@@ -287,7 +288,7 @@ func FuzzAnswerRead(f *testing.F) {
 func answerSameAsProtobuf(t testing.TB, r *outcomesResponse, outs []measure.Outcome, explain, ids bool) {
 	t.Helper()
 	want := plugInAnswer(t, outs, explain, ids)
-	got, err := proto.Marshal(r.set(outs, explain, ids))
+	got, err := proto.Marshal(r.set(outs, requestHeader{explain: explain, byPosition: !ids, figures: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,10 +161,16 @@ type Outcome struct {
 	AmountKopecks int64
 	Start, End    time.Time
 	Conditions    []ConditionResult
-	Error         string
+	// Figures are the case's figures its conditions' explanations name:
+	// a placeholder {n} in an explanation stands for the n-th (see
+	// Figure).
+	Figures []Figure
+	Error   string
 }
 
-// ConditionResult says whether a condition held and why.
+// ConditionResult says whether a condition held and why: its
+// Explanation, or with the outcome's figures written into it
+// (Outcome.Explained).
 type ConditionResult struct {
 	Name        string `json:"name"`
 	Held        bool   `json:"held"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -35,6 +36,12 @@ import (
 //	      eligible: true
 //	      amount_kopecks: 500000
 //	      failed: []          # the conditions that must not hold, by name
+//	      explained:          # what a condition's explanation says (Russian
+//	        income: "15 000"  # or English, figures written in; a no-break
+//	                          # space matches a space)
+//
+// Every condition's explanation is checked to have a figure for each of
+// its placeholders (measure.Outcome.CheckFigures).
 type goldenFile struct {
 	Region string       `yaml:"region"`
 	Cases  []goldenCase `yaml:"cases"`
@@ -54,6 +61,8 @@ type goldenExpect struct {
 	End           *yamlDate `yaml:"end"`
 	Failed        *[]string `yaml:"failed"`
 	Error         *string   `yaml:"error"`
+	// Explained: by condition, a text its explanation contains.
+	Explained map[string]string `yaml:"explained"`
 }
 
 type yamlDate struct{ time.Time }
@@ -305,8 +314,25 @@ func (e goldenExpect) check(o measure.Outcome) []string {
 	if e.Error != nil && !strings.Contains(o.Error, *e.Error) {
 		out = append(out, fmt.Sprintf("error %q, want one containing %q", o.Error, *e.Error))
 	}
+	for _, name := range slices.Sorted(maps.Keys(e.Explained)) {
+		want := spaced(e.Explained[name])
+		i := slices.IndexFunc(o.Conditions, func(c measure.ConditionResult) bool { return c.Name == name })
+		if i < 0 {
+			out = append(out, fmt.Sprintf("no condition %s to be explained", name))
+			continue
+		}
+		if x := o.Explained(i); !strings.Contains(spaced(x.RU), want) && !strings.Contains(spaced(x.EN), want) {
+			out = append(out, fmt.Sprintf("condition %s explained as %q / %q, want one containing %q", name, x.RU, x.EN, e.Explained[name]))
+		}
+	}
+	if err := o.CheckFigures(); err != nil {
+		out = append(out, err.Error())
+	}
 	return out
 }
+
+// spaced is s with its no-break spaces (money's thousands) as spaces.
+func spaced(s string) string { return strings.ReplaceAll(s, "\u00a0", " ") }
 
 func failed(o measure.Outcome) []string {
 	out := []string{}

@@ -144,3 +144,56 @@ func TestGoldenFindsAFieldReadButNotListed(t *testing.T) {
 		}
 	}
 }
+
+// figured explains its one condition by the person's age, with a figure
+// for each placeholder or, when short, with one too few.
+type figured struct{ short bool }
+
+func (figured) Describe(context.Context) (measure.Description, error) {
+	return measure.Description{Code: "figured"}, nil
+}
+
+func (f figured) Evaluate(_ context.Context, cases []measure.Case) ([]measure.Outcome, error) {
+	out := make([]measure.Outcome, len(cases))
+	for i, c := range cases {
+		r := measure.ConditionResult{Name: "adult", Held: c.Person.Age >= 18,
+			Explanation: measure.Text{RU: "возраст {1}, доход {2}", EN: "age {1}, income {2}"}}
+		out[i] = measure.Outcome{CaseID: c.ID, Conditions: []measure.ConditionResult{r},
+			Figures: []measure.Figure{measure.Number(c.Person.Age), measure.Money(c.Person.IncomeKopecks)}}
+		if f.short {
+			out[i].Figures = out[i].Figures[:1]
+		}
+	}
+	return out, nil
+}
+
+// Golden checks what explanations say, with their figures written in,
+// and fails a placeholder with no figure.
+func TestGoldenChecksExplanations(t *testing.T) {
+	path := t.TempDir() + "/cases.yaml"
+	for _, tc := range []struct {
+		explained string
+		short     bool
+		want      string // "": passes
+	}{
+		{`{adult: "возраст 17"}`, false, ""},
+		{`{adult: "income 1 234 567 ₽"}`, false, ""}, // a space matches money's no-break space
+		{`{adult: "возраст 18"}`, false, `condition adult explained as "возраст 17, доход 1\u00a0234\u00a0567\u00a0₽"`},
+		{`{child: "x"}`, false, "no condition child to be explained"},
+		{`{adult: "возраст 17"}`, true, `has {2} and the outcome 1 figures`},
+	} {
+		if err := writeFile(path, goldenHead+"      person: {age: 17, income_kopecks: 123456700}\n    expect:\n      explained: "+tc.explained+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		f := &failures{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); Golden(f, figured{tc.short}, path) }()
+		<-done
+		switch {
+		case tc.want == "" && len(f.got) > 0:
+			t.Errorf("%s: %q", tc.explained, f.got)
+		case tc.want != "" && (len(f.got) == 0 || !strings.Contains(strings.Join(f.got, "\n"), tc.want)):
+			t.Errorf("%s, short %t: %q, want one with %q", tc.explained, tc.short, f.got, tc.want)
+		}
+	}
+}

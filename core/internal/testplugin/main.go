@@ -108,6 +108,11 @@ func decide(c *measure.Case, explain bool) measure.Outcome {
 		}
 	}
 	o := measure.Outcome{CaseID: c.ID, Eligible: true, Conditions: conds}
+	if explain && !(held[0] && held[3]) {
+		// The figures the reasons name: {1} the OKTMO, {2} and {3} the
+		// income and the minimum.
+		o.Figures = []measure.Figure{measure.Plain(c.Person.OKTMO), measure.Money(c.Household.PerCapitaKopecks), measure.Money(c.Minimum.PerCapita)}
+	}
 	for _, k := range conds {
 		o.Eligible = o.Eligible && k.Held
 	}
@@ -120,10 +125,10 @@ func decide(c *measure.Case, explain bool) measure.Outcome {
 
 var names = []string{"resident", "adult", "child_under_three", "low_income"}
 
-// explanation is condition i's title when it held, its reason when not;
-// written only when the host asks (measure.Explaining).
+// explanation is condition i's title when it held, its reason when not
+// (naming the outcome's figures); written only when the host asks
+// (measure.Explaining).
 func explanation(c *measure.Case, i int, held bool) measure.Text {
-	rub := func(k int64) string { return fmt.Sprintf("%d,%02d ₽", k/100, k%100) }
 	titles := []measure.Text{{RU: "Проживает в регионе", EN: "Lives in the region"}, {RU: "Совершеннолетний", EN: "An adult"},
 		{RU: "Есть ребёнок до трёх лет", EN: "A child under three"}, {RU: "Доход ниже ПМ", EN: "Income below the minimum"}}
 	if held {
@@ -131,14 +136,13 @@ func explanation(c *measure.Case, i int, held bool) measure.Text {
 	}
 	switch i {
 	case 0:
-		return measure.Text{RU: "ОКТМО " + c.Person.OKTMO + " не в регионе", EN: "OKTMO " + c.Person.OKTMO + " is not in the region"}
+		return measure.Text{RU: "ОКТМО {1} не в регионе", EN: "OKTMO {1} is not in the region"}
 	case 1:
 		return measure.Text{RU: fmt.Sprintf("возраст %d", c.Person.Age), EN: fmt.Sprintf("age %d", c.Person.Age)}
 	case 2:
 		return measure.Text{RU: "нет ребёнка до трёх лет", EN: "no child under three"}
 	default:
-		return measure.Text{RU: "доход " + rub(c.Household.PerCapitaKopecks) + " не ниже ПМ " + rub(c.Minimum.PerCapita),
-			EN: "income " + rub(c.Household.PerCapitaKopecks) + " is not below the minimum " + rub(c.Minimum.PerCapita)}
+		return measure.Text{RU: "доход {2} не ниже ПМ {3}", EN: "income {2} is not below the minimum {3}"}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,8 +117,12 @@ func Contract(t *testing.T, ev measure.Evaluator) {
 				t.Fatalf("case %d: conditions %+v, want %+v", i, o.Conditions, want.Conditions)
 			}
 			for k, c := range o.Conditions {
-				if c.Name != want.Conditions[k].Name || c.Held != want.Conditions[k].Held || c.Explanation.RU == "" || c.Explanation.EN == "" {
+				x := c.Explanation.With(o.Figures)
+				if c.Name != want.Conditions[k].Name || c.Held != want.Conditions[k].Held || x.RU == "" || x.EN == "" {
 					t.Fatalf("case %d condition %d: %+v, want %+v with explanations", i, k, c, want.Conditions[k])
+				}
+				if strings.Contains(x.RU+x.EN, "{") {
+					t.Fatalf("case %d condition %d: explained as %q / %q, a placeholder not written in", i, k, x.RU, x.EN)
 				}
 			}
 			if o.Eligible {

@@ -574,6 +574,22 @@ type Outcomes struct {
 	ExplanationRu *Strings `protobuf:"bytes,11,opt,name=explanation_ru,json=explanationRu,proto3" json:"explanation_ru,omitempty"`
 	ExplanationEn *Strings `protobuf:"bytes,12,opt,name=explanation_en,json=explanationEn,proto3" json:"explanation_en,omitempty"`
 	Explanation   []uint32 `protobuf:"varint,13,rep,packed,name=explanation,proto3" json:"explanation,omitempty"`
+	// Figures of the cases written into explanations, when the request had
+	// figures: a text may then be a template whose placeholders {1}, {2}…
+	// stand for its outcome's figures (the i-th outcome's are the
+	// figures_end[i-1]..figures_end[i] elements of the figure columns). A
+	// reason such as "income 12 345,67 ₽ is not below the minimum
+	// 18 939 ₽" then crosses as one template for the batch and two numbers
+	// a case, and the host writes the text when someone reads it. No
+	// figures in the answer: figures_end is empty.
+	FiguresEnd []uint32 `protobuf:"varint,14,rep,packed,name=figures_end,json=figuresEnd,proto3" json:"figures_end,omitempty"`
+	// figure_kind: 1 a number, 2 money in kopecks, 3 a text, 4 a date
+	// (YYYYMMDD).
+	FigureKind []uint32 `protobuf:"varint,15,rep,packed,name=figure_kind,json=figureKind,proto3" json:"figure_kind,omitempty"`
+	// figure_value: the number, the kopecks or the date; for a text, its
+	// index in figure_text.
+	FigureValue   []int64  `protobuf:"varint,16,rep,packed,name=figure_value,json=figureValue,proto3" json:"figure_value,omitempty"`
+	FigureText    *Strings `protobuf:"bytes,17,opt,name=figure_text,json=figureText,proto3" json:"figure_text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -695,6 +711,34 @@ func (x *Outcomes) GetExplanationEn() *Strings {
 func (x *Outcomes) GetExplanation() []uint32 {
 	if x != nil {
 		return x.Explanation
+	}
+	return nil
+}
+
+func (x *Outcomes) GetFiguresEnd() []uint32 {
+	if x != nil {
+		return x.FiguresEnd
+	}
+	return nil
+}
+
+func (x *Outcomes) GetFigureKind() []uint32 {
+	if x != nil {
+		return x.FigureKind
+	}
+	return nil
+}
+
+func (x *Outcomes) GetFigureValue() []int64 {
+	if x != nil {
+		return x.FigureValue
+	}
+	return nil
+}
+
+func (x *Outcomes) GetFigureText() *Strings {
+	if x != nil {
+		return x.FigureText
 	}
 	return nil
 }
@@ -891,7 +935,12 @@ type EvaluateRequest struct {
 	// left_out: the numbers of the Cases fields (columns) the host did not
 	// send, as the measure does not read them (DescribeResponse.reads);
 	// such a column is empty, and its values are read as zero.
-	LeftOut       []uint32 `protobuf:"varint,5,rep,packed,name=left_out,json=leftOut,proto3" json:"left_out,omitempty"`
+	LeftOut []uint32 `protobuf:"varint,5,rep,packed,name=left_out,json=leftOut,proto3" json:"left_out,omitempty"`
+	// figures: the host writes figures into explanations itself, so the
+	// answer may carry templates and figures (Outcomes.figures_end). A
+	// plug-in that does not know the field sends whole texts; without it,
+	// a plug-in that knows it writes the figures in before it answers.
+	Figures       bool `protobuf:"varint,6,opt,name=figures,proto3" json:"figures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -959,6 +1008,13 @@ func (x *EvaluateRequest) GetLeftOut() []uint32 {
 		return x.LeftOut
 	}
 	return nil
+}
+
+func (x *EvaluateRequest) GetFigures() bool {
+	if x != nil {
+		return x.Figures
+	}
+	return false
 }
 
 type EvaluateResponse struct {
@@ -2344,7 +2400,7 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11assignment_amount\x18\" \x03(\x03R\x10assignmentAmount\x12'\n" +
 	"\x0fapplication_end\x18# \x03(\rR\x0eapplicationEnd\x12D\n" +
 	"\x0fapplication_key\x18$ \x01(\v2\x1b.treasury.plugin.v1.StringsR\x0eapplicationKey\x12H\n" +
-	"\x11application_value\x18% \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10applicationValue\"\xa7\x04\n" +
+	"\x11application_value\x18% \x01(\v2\x1b.treasury.plugin.v1.StringsR\x10applicationValue\"\xca\x05\n" +
 	"\bOutcomes\x124\n" +
 	"\acase_id\x18\x01 \x01(\v2\x1b.treasury.plugin.v1.StringsR\x06caseId\x12\x1a\n" +
 	"\beligible\x18\x02 \x03(\bR\beligible\x12%\n" +
@@ -2359,7 +2415,14 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	" \x03(\bR\x04held\x12B\n" +
 	"\x0eexplanation_ru\x18\v \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationRu\x12B\n" +
 	"\x0eexplanation_en\x18\f \x01(\v2\x1b.treasury.plugin.v1.StringsR\rexplanationEn\x12 \n" +
-	"\vexplanation\x18\r \x03(\rR\vexplanation\"S\n" +
+	"\vexplanation\x18\r \x03(\rR\vexplanation\x12\x1f\n" +
+	"\vfigures_end\x18\x0e \x03(\rR\n" +
+	"figuresEnd\x12\x1f\n" +
+	"\vfigure_kind\x18\x0f \x03(\rR\n" +
+	"figureKind\x12!\n" +
+	"\ffigure_value\x18\x10 \x03(\x03R\vfigureValue\x12<\n" +
+	"\vfigure_text\x18\x11 \x01(\v2\x1b.treasury.plugin.v1.StringsR\n" +
+	"figureText\"S\n" +
 	"\rConditionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05title\x18\x02 \x01(\v2\x18.treasury.plugin.v1.TextR\x05title\"\x11\n" +
@@ -2371,13 +2434,14 @@ const file_treasury_plugin_v1_plugin_proto_rawDesc = "" +
 	"conditions\x18\x03 \x03(\v2!.treasury.plugin.v1.ConditionInfoR\n" +
 	"conditions\x12\x14\n" +
 	"\x05needs\x18\x04 \x03(\tR\x05needs\x12\x14\n" +
-	"\x05reads\x18\x05 \x03(\tR\x05reads\"\xdb\x01\n" +
+	"\x05reads\x18\x05 \x03(\tR\x05reads\"\xf5\x01\n" +
 	"\x0fEvaluateRequest\x12/\n" +
 	"\x05cases\x18\x01 \x01(\v2\x19.treasury.plugin.v1.CasesR\x05cases\x12\x18\n" +
 	"\aexplain\x18\x02 \x01(\bR\aexplain\x120\n" +
 	"\x14deadline_unix_micros\x18\x03 \x01(\x03R\x12deadlineUnixMicros\x120\n" +
 	"\x14outcomes_by_position\x18\x04 \x01(\bR\x12outcomesByPosition\x12\x19\n" +
-	"\bleft_out\x18\x05 \x03(\rR\aleftOut\"L\n" +
+	"\bleft_out\x18\x05 \x03(\rR\aleftOut\x12\x18\n" +
+	"\afigures\x18\x06 \x01(\bR\afigures\"L\n" +
 	"\x10EvaluateResponse\x128\n" +
 	"\boutcomes\x18\x01 \x01(\v2\x1c.treasury.plugin.v1.OutcomesR\boutcomes\"\xbf\x01\n" +
 	"\x1aValidateApplicationRequest\x12a\n" +
@@ -2554,56 +2618,57 @@ var file_treasury_plugin_v1_plugin_proto_depIdxs = []int32{
 	2,  // 13: treasury.plugin.v1.Outcomes.condition_names:type_name -> treasury.plugin.v1.Strings
 	2,  // 14: treasury.plugin.v1.Outcomes.explanation_ru:type_name -> treasury.plugin.v1.Strings
 	2,  // 15: treasury.plugin.v1.Outcomes.explanation_en:type_name -> treasury.plugin.v1.Strings
-	1,  // 16: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
-	1,  // 17: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
-	5,  // 18: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
-	3,  // 19: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Cases
-	4,  // 20: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcomes
-	33, // 21: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
-	1,  // 22: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
-	11, // 23: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
-	0,  // 24: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
-	0,  // 25: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
-	14, // 26: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
-	15, // 27: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
-	16, // 28: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
-	13, // 29: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
-	0,  // 30: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
-	17, // 31: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
-	0,  // 32: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
-	34, // 33: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
-	20, // 34: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
-	14, // 35: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
-	23, // 36: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
-	24, // 37: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	24, // 38: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
-	1,  // 39: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
-	1,  // 40: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
-	29, // 41: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
-	30, // 42: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
-	6,  // 43: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
-	8,  // 44: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
-	10, // 45: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
-	8,  // 46: treasury.plugin.v1.Measure.EvaluateStream:input_type -> treasury.plugin.v1.EvaluateRequest
-	18, // 47: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
-	21, // 48: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
-	25, // 49: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
-	27, // 50: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
-	31, // 51: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
-	7,  // 52: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
-	9,  // 53: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
-	12, // 54: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
-	9,  // 55: treasury.plugin.v1.Measure.EvaluateStream:output_type -> treasury.plugin.v1.EvaluateResponse
-	19, // 56: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
-	22, // 57: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
-	26, // 58: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
-	28, // 59: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
-	32, // 60: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
-	52, // [52:61] is the sub-list for method output_type
-	43, // [43:52] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	2,  // 16: treasury.plugin.v1.Outcomes.figure_text:type_name -> treasury.plugin.v1.Strings
+	1,  // 17: treasury.plugin.v1.ConditionInfo.title:type_name -> treasury.plugin.v1.Text
+	1,  // 18: treasury.plugin.v1.DescribeResponse.name:type_name -> treasury.plugin.v1.Text
+	5,  // 19: treasury.plugin.v1.DescribeResponse.conditions:type_name -> treasury.plugin.v1.ConditionInfo
+	3,  // 20: treasury.plugin.v1.EvaluateRequest.cases:type_name -> treasury.plugin.v1.Cases
+	4,  // 21: treasury.plugin.v1.EvaluateResponse.outcomes:type_name -> treasury.plugin.v1.Outcomes
+	33, // 22: treasury.plugin.v1.ValidateApplicationRequest.application:type_name -> treasury.plugin.v1.ValidateApplicationRequest.ApplicationEntry
+	1,  // 23: treasury.plugin.v1.FieldProblem.message:type_name -> treasury.plugin.v1.Text
+	11, // 24: treasury.plugin.v1.ValidateApplicationResponse.problems:type_name -> treasury.plugin.v1.FieldProblem
+	0,  // 25: treasury.plugin.v1.Period.from:type_name -> treasury.plugin.v1.Date
+	0,  // 26: treasury.plugin.v1.Period.to:type_name -> treasury.plugin.v1.Date
+	14, // 27: treasury.plugin.v1.CategoryFact.period:type_name -> treasury.plugin.v1.Period
+	15, // 28: treasury.plugin.v1.PersonFacts.categories:type_name -> treasury.plugin.v1.CategoryFact
+	16, // 29: treasury.plugin.v1.PersonFacts.incomes:type_name -> treasury.plugin.v1.IncomeFact
+	13, // 30: treasury.plugin.v1.FactsRequest.persons:type_name -> treasury.plugin.v1.PersonRef
+	0,  // 31: treasury.plugin.v1.FactsRequest.as_of:type_name -> treasury.plugin.v1.Date
+	17, // 32: treasury.plugin.v1.FactsResponse.persons:type_name -> treasury.plugin.v1.PersonFacts
+	0,  // 33: treasury.plugin.v1.Event.date:type_name -> treasury.plugin.v1.Date
+	34, // 34: treasury.plugin.v1.Event.attributes:type_name -> treasury.plugin.v1.Event.AttributesEntry
+	20, // 35: treasury.plugin.v1.EventsResponse.events:type_name -> treasury.plugin.v1.Event
+	14, // 36: treasury.plugin.v1.PaymentOrder.period:type_name -> treasury.plugin.v1.Period
+	23, // 37: treasury.plugin.v1.SubmitRequest.orders:type_name -> treasury.plugin.v1.PaymentOrder
+	24, // 38: treasury.plugin.v1.SubmitResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	24, // 39: treasury.plugin.v1.StatusesResponse.statuses:type_name -> treasury.plugin.v1.PaymentStatus
+	1,  // 40: treasury.plugin.v1.Notice.subject:type_name -> treasury.plugin.v1.Text
+	1,  // 41: treasury.plugin.v1.Notice.body:type_name -> treasury.plugin.v1.Text
+	29, // 42: treasury.plugin.v1.DeliverRequest.notices:type_name -> treasury.plugin.v1.Notice
+	30, // 43: treasury.plugin.v1.DeliverResponse.deliveries:type_name -> treasury.plugin.v1.Delivery
+	6,  // 44: treasury.plugin.v1.Measure.Describe:input_type -> treasury.plugin.v1.DescribeRequest
+	8,  // 45: treasury.plugin.v1.Measure.Evaluate:input_type -> treasury.plugin.v1.EvaluateRequest
+	10, // 46: treasury.plugin.v1.Measure.ValidateApplication:input_type -> treasury.plugin.v1.ValidateApplicationRequest
+	8,  // 47: treasury.plugin.v1.Measure.EvaluateStream:input_type -> treasury.plugin.v1.EvaluateRequest
+	18, // 48: treasury.plugin.v1.DataSource.Facts:input_type -> treasury.plugin.v1.FactsRequest
+	21, // 49: treasury.plugin.v1.EventSource.Events:input_type -> treasury.plugin.v1.EventsRequest
+	25, // 50: treasury.plugin.v1.PaymentSink.Submit:input_type -> treasury.plugin.v1.SubmitRequest
+	27, // 51: treasury.plugin.v1.PaymentSink.Statuses:input_type -> treasury.plugin.v1.StatusesRequest
+	31, // 52: treasury.plugin.v1.Notifier.Deliver:input_type -> treasury.plugin.v1.DeliverRequest
+	7,  // 53: treasury.plugin.v1.Measure.Describe:output_type -> treasury.plugin.v1.DescribeResponse
+	9,  // 54: treasury.plugin.v1.Measure.Evaluate:output_type -> treasury.plugin.v1.EvaluateResponse
+	12, // 55: treasury.plugin.v1.Measure.ValidateApplication:output_type -> treasury.plugin.v1.ValidateApplicationResponse
+	9,  // 56: treasury.plugin.v1.Measure.EvaluateStream:output_type -> treasury.plugin.v1.EvaluateResponse
+	19, // 57: treasury.plugin.v1.DataSource.Facts:output_type -> treasury.plugin.v1.FactsResponse
+	22, // 58: treasury.plugin.v1.EventSource.Events:output_type -> treasury.plugin.v1.EventsResponse
+	26, // 59: treasury.plugin.v1.PaymentSink.Submit:output_type -> treasury.plugin.v1.SubmitResponse
+	28, // 60: treasury.plugin.v1.PaymentSink.Statuses:output_type -> treasury.plugin.v1.StatusesResponse
+	32, // 61: treasury.plugin.v1.Notifier.Deliver:output_type -> treasury.plugin.v1.DeliverResponse
+	53, // [53:62] is the sub-list for method output_type
+	44, // [44:53] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_treasury_plugin_v1_plugin_proto_init() }
