@@ -219,7 +219,7 @@ func newBenchPlugin() *cobra.Command {
 			"batches in eight windows alone and eight while another region's plug-in hangs and is killed at its 2 s deadline, over\n" +
 			"and over, alternately. Each timing starts after a garbage collection, as go test -bench does.\n\n" +
 			"BENCH name=plugin db=… persons=… eligible=… rounds=… cel_s plugin_s (medians) ratio=plugin/cel sets_equal\n" +
-			"call_p50_us call_p99_us batch1000_p50_ms batch1000_p99_ms batch1000_decide_p50_ms hang_killed_s isolation_p99_ratio=<p99 of the calls during the hang / of those alone>",
+			"call_p50_us call_p99_us batch1000_p50_ms batch1000_p99_ms batch1000_decide_p50_ms batch1000_written_p50_ms hang_killed_s isolation_p99_ratio=<p99 of the calls during the hang / of those alone>",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Log = app.NewLogger(os.Stderr, "warn", "text")
