@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,14 +86,14 @@ func (f Figure) appendTo(b []byte, english bool) []byte {
 	return append(b, '?')
 }
 
-// pad appends n with leading zeros to width digits.
+// pad appends n (not negative) with leading zeros to width digits.
 func pad(b []byte, n int64, width int) []byte {
-	for s := strconv.FormatInt(n, 10); ; width-- {
-		if width <= len(s) {
-			return append(b, s...)
-		}
+	var d [20]byte
+	digits := strconv.AppendInt(d[:0], n, 10)
+	for range width - len(digits) {
 		b = append(b, '0')
 	}
+	return append(b, digits...)
 }
 
 // appendRoubles writes kopecks as roubles: whole thousands parted by a
@@ -102,12 +103,13 @@ func appendRoubles(b []byte, kopecks int64) []byte {
 	if kopecks < 0 {
 		b, u = append(b, "−"...), -u
 	}
-	r := strconv.FormatUint(u/100, 10)
-	for i := range len(r) {
+	var d [20]byte
+	r := strconv.AppendUint(d[:0], u/100, 10)
+	for i, c := range r {
 		if i > 0 && (len(r)-i)%3 == 0 {
 			b = append(b, "\u00a0"...)
 		}
-		b = append(b, r[i])
+		b = append(b, c)
 	}
 	if k := u % 100; k != 0 {
 		b = append(b, ',', byte('0'+k/10), byte('0'+k%10))
@@ -123,23 +125,42 @@ func (o Outcome) Explained(i int) Text { return o.Conditions[i].Explanation.With
 // is the n-th figure (from 1). A placeholder with no figure stays as it
 // is, and so does a text given none.
 func (t Text) With(figures []Figure) Text {
-	if len(figures) == 0 {
+	ru, en := strings.IndexByte(t.RU, '{'), strings.IndexByte(t.EN, '{')
+	if len(figures) == 0 || ru < 0 && en < 0 {
 		return t
 	}
-	return Text{RU: fill(t.RU, figures, false), EN: fill(t.EN, figures, true)}
+	// Both texts are written into one buffer and made one string.
+	var stack [256]byte
+	b := stack[:0]
+	if ru >= 0 {
+		b = fill(b, t.RU, ru, figures, false)
+	}
+	n := len(b)
+	if en >= 0 {
+		b = fill(b, t.EN, en, figures, true)
+	}
+	both := string(b)
+	if ru >= 0 {
+		t.RU = both[:n]
+	}
+	if en >= 0 {
+		t.EN = both[n:]
+	}
+	return t
 }
 
-// fill writes figures into a template's placeholders.
-func fill(template string, figures []Figure, english bool) string {
-	b := make([]byte, 0, len(template)+16*len(figures))
-	for i := 0; i < len(template); i++ {
+// fill appends a template with figures written into its placeholders,
+// the first of which may be at first.
+func fill(b []byte, template string, first int, figures []Figure, english bool) []byte {
+	b = append(b, template[:first]...)
+	for i := first; i < len(template); i++ {
 		if n, end, ok := placeholder(template, i); ok && n <= len(figures) {
 			b, i = figures[n-1].appendTo(b, english), end-1
 			continue
 		}
 		b = append(b, template[i])
 	}
-	return string(b)
+	return b
 }
 
 // placeholder reads "{n}" at s[i:], n from 1 and at most two digits; end

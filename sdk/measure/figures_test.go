@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,12 +69,28 @@ func FuzzFill(f *testing.F) {
 	f.Add("{0}{99}{1}{", int64(-1), "")
 	f.Fuzz(func(t *testing.T, template string, v int64, s string) {
 		figures := []Figure{Money(v), Number(v), Plain(s), Day(time.Unix(v%(1<<40), 0).UTC())}
-		got := fill(template, figures, false)
-		if !strings.Contains(template, "{") && got != template {
-			t.Fatalf("%q without placeholders written as %q", template, got)
+		got := Text{RU: template, EN: s}.With(figures)
+		if !strings.Contains(template, "{") && got.RU != template {
+			t.Fatalf("%q without placeholders written as %q", template, got.RU)
 		}
-		if utf8.ValidString(template) && utf8.ValidString(s) && !utf8.ValidString(got) {
+		if !strings.Contains(s, "{") && got.EN != s {
+			t.Fatalf("%q without placeholders written as %q", s, got.EN)
+		}
+		if utf8.ValidString(template) && utf8.ValidString(s) && !utf8.ValidString(got.RU+got.EN) {
 			t.Fatalf("%q with %q written as text that is not UTF-8: %q", template, s, got)
 		}
 	})
+}
+
+func BenchmarkExplained(b *testing.B) {
+	o := Outcome{Conditions: []ConditionResult{{Explanation: Text{RU: "Проживает в регионе", EN: "Lives in the region"}},
+		{Explanation: Text{RU: "доход на человека {3} не ниже прожиточного минимума {4}", EN: "per-capita income {3} is not below the subsistence minimum {4}"}}},
+		Figures: []Figure{Plain("65701000"), Number(17), Money(2_345_678), Money(1_893_900)}}
+	for _, i := range []int{0, 1} {
+		b.Run(fmt.Sprint("condition=", i), func(b *testing.B) {
+			for b.Loop() {
+				o.Explained(i)
+			}
+		})
+	}
 }
