@@ -153,12 +153,17 @@ func (t Text) With(figures []Figure) Text {
 // the first of which may be at first.
 func fill(b []byte, template string, first int, figures []Figure, english bool) []byte {
 	b = append(b, template[:first]...)
-	for i := first; i < len(template); i++ {
+	for i := first; i < len(template); {
 		if n, end, ok := placeholder(template, i); ok && n <= len(figures) {
-			b, i = figures[n-1].appendTo(b, english), end-1
+			b, i = figures[n-1].appendTo(b, english), end
 			continue
 		}
-		b = append(b, template[i])
+		// On to the next brace, the text between copied as it is.
+		next := strings.IndexByte(template[i+1:], '{')
+		if next < 0 {
+			return append(b, template[i:]...)
+		}
+		b, i = append(b, template[i:i+1+next]...), i+1+next
 	}
 	return b
 }
